@@ -1,0 +1,194 @@
+// The `agora` command. `serve` runs the hub; the admin verbs (token, org, access, repo) work on
+// the data directory in-process, so they also work while the hub is running (SQLite in WAL mode).
+
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig, type Config } from "../config/config.ts";
+import { AgoraError } from "../errors.ts";
+import { buildServices, type Services } from "../services/index.ts";
+import { serve } from "./serve.ts";
+
+const USAGE = `Usage: agora <command> [options]
+
+Commands:
+  serve [--port N] [--host H] [--data DIR] [--config FILE] [--public-url URL]
+                                         run the hub (default 127.0.0.1:8080, data in ./agora-data or $AGORA_DATA)
+  token create --user NAME [--role read|write] [--expires DAYS] [--name LABEL]
+                                         print a new token (creates the user if needed)
+  token list [--user NAME]               list tokens (never their secret)
+  token revoke ID                        revoke a token
+  org create NAME --owner USER           create an organization
+  org add-member ORG USER [--role admin|write|read]
+  org remove-member ORG USER
+  org members ORG
+  access grant REPO USER                 grant a user access to a gated repo
+  access revoke REPO USER
+  access list REPO
+  repo create ID [--type model|dataset] [--private] [--gated auto|manual]
+                                         create a repository as an administrator (allows one-segment ids like gpt2)
+
+Every command accepts --data DIR and --config FILE. Repositories are "ns/name" for models and
+"datasets/ns/name" (or --type dataset) for datasets.`;
+
+type Flags = Record<string, string | boolean | undefined>;
+
+function configFrom(flags: Flags): Config {
+  return loadConfig({
+    configFile: typeof flags.config === "string" ? flags.config : undefined,
+    flags: {
+      dataDir: flags.data as string | undefined,
+      port: flags.port as string | undefined,
+      host: flags.host as string | undefined,
+      publicUrl: flags["public-url"] as string | undefined,
+      logLevel: flags["log-level"] as string | undefined,
+    },
+  });
+}
+
+function requireFlag(flags: Flags, name: string): string {
+  const value = flags[name];
+  if (typeof value !== "string" || !value) throw new AgoraError("BadRequest", `--${name} is required`);
+  return value;
+}
+
+function requireArg(args: string[], index: number, what: string): string {
+  const value = args[index];
+  if (!value) throw new AgoraError("BadRequest", `missing ${what}`);
+  return value;
+}
+
+function repoArg(value: string, type?: unknown): { type: "model" | "dataset"; id: string } {
+  if (value.startsWith("datasets/")) return { type: "dataset", id: value.slice(9) };
+  if (type !== undefined && type !== "model" && type !== "dataset") throw new AgoraError("BadRequest", "--type must be model or dataset");
+  return { type: (type as "model" | "dataset" | undefined) ?? "model", id: value };
+}
+
+async function withServices<T>(flags: Flags, work: (services: Services) => Promise<T>): Promise<T> {
+  const services = buildServices({ ...configFrom(flags), logLevel: "silent" });
+  try {
+    return await work(services);
+  } finally {
+    await services.close();
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values: flags, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      port: { type: "string" },
+      host: { type: "string" },
+      data: { type: "string" },
+      config: { type: "string" },
+      "public-url": { type: "string" },
+      "log-level": { type: "string" },
+      user: { type: "string" },
+      role: { type: "string" },
+      expires: { type: "string" },
+      name: { type: "string" },
+      owner: { type: "string" },
+      type: { type: "string" },
+      private: { type: "boolean" },
+      gated: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  const [command, sub, ...args] = positionals;
+  if (!command || flags.help) {
+    console.log(USAGE);
+    return command || flags.help ? 0 : 1;
+  }
+  const out = (line: string) => process.stdout.write(line + "\n");
+
+  switch (command) {
+    case "serve":
+      await serve(configFrom(flags));
+      return 0;
+    case "token":
+      return withServices(flags, async (s) => {
+        if (sub === "create") {
+          const expires = flags.expires === undefined ? undefined : Number(flags.expires);
+          if (expires !== undefined && !(expires > 0)) throw new AgoraError("BadRequest", "--expires must be a positive number of days");
+          const { token } = await s.accounts.createToken(requireFlag(flags, "user"), {
+            role: (flags.role as "read" | "write" | undefined) ?? "write",
+            expiresInDays: expires,
+            name: flags.name as string | undefined,
+          });
+          out(token);
+        } else if (sub === "list") {
+          const rows = await s.accounts.listTokens(flags.user as string | undefined);
+          out(["ID", "USER", "NAME", "ROLE", "CREATED", "EXPIRES", "STATUS"].join("\t"));
+          const now = Date.now();
+          for (const t of rows) {
+            const status = t.revoked_at ? "revoked" : t.expires_at && Date.parse(t.expires_at) <= now ? "expired" : "active";
+            out([t.id, t.account_name, t.name, t.role, t.created_at, t.expires_at ?? "never", status].join("\t"));
+          }
+        } else if (sub === "revoke") {
+          await s.accounts.revokeToken(requireArg(args, 0, "token id"));
+          out("revoked");
+        } else throw new AgoraError("BadRequest", `unknown token command ${sub ?? ""}: use create, list or revoke`);
+        return 0;
+      });
+    case "org":
+      return withServices(flags, async (s) => {
+        if (sub === "create") {
+          await s.accounts.createOrg(requireArg(args, 0, "organization name"), requireFlag(flags, "owner"));
+          out(`created organization ${args[0]}`);
+        } else if (sub === "add-member") {
+          const role = (flags.role as "admin" | "write" | "read" | undefined) ?? "write";
+          if (!["admin", "write", "read"].includes(role)) throw new AgoraError("BadRequest", "--role must be admin, write or read");
+          await s.accounts.addMember(requireArg(args, 0, "organization"), requireArg(args, 1, "user"), role);
+          out(`${args[1]} is now a member (${role}) of ${args[0]}`);
+        } else if (sub === "remove-member") {
+          await s.accounts.removeMember(requireArg(args, 0, "organization"), requireArg(args, 1, "user"));
+          out(`${args[1]} is no longer a member of ${args[0]}`);
+        } else if (sub === "members") {
+          for (const m of await s.accounts.membersOf(requireArg(args, 0, "organization"))) out(`${m.name}\t${m.role}`);
+        } else throw new AgoraError("BadRequest", `unknown org command ${sub ?? ""}: use create, add-member, remove-member or members`);
+        return 0;
+      });
+    case "access":
+      return withServices(flags, async (s) => {
+        const { type, id } = repoArg(requireArg(args, 0, "repository"), flags.type);
+        const repo = await s.repos.find(type, id);
+        if (!repo) throw new AgoraError("RepoNotFound", `repository ${id} not found`);
+        if (sub === "grant") {
+          await s.access.setGrant(repo, requireArg(args, 1, "user"), "accepted");
+          out(`granted ${args[1]} access to ${id}`);
+        } else if (sub === "revoke") {
+          await s.access.revokeGrant(repo, requireArg(args, 1, "user"));
+          out(`revoked ${args[1]}'s access to ${id}`);
+        } else if (sub === "list") {
+          for (const g of await s.access.listGrants(repo)) out(`${g.account_name}\t${g.status}\t${g.created_at}`);
+        } else throw new AgoraError("BadRequest", `unknown access command ${sub ?? ""}: use grant, revoke or list`);
+        return 0;
+      });
+    case "repo":
+      return withServices(flags, async (s) => {
+        if (sub !== "create") throw new AgoraError("BadRequest", "unknown repo command: use create");
+        const { type, id } = repoArg(requireArg(args, 0, "repository id"), flags.type);
+        const gated = flags.gated === undefined ? undefined : flags.gated;
+        if (gated !== undefined && gated !== "auto" && gated !== "manual") throw new AgoraError("BadRequest", "--gated must be auto or manual");
+        const [namespace, name] = id.includes("/") ? id.split("/", 2) : ["", id];
+        await s.repos.createUnchecked(type, namespace, name, { private: flags.private === true, gated: gated as "auto" | "manual" | undefined });
+        out(`created ${type} ${id}`);
+        return 0;
+      });
+    default:
+      console.error(`agora: unknown command ${command}\n\n${USAGE}`);
+      return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== 0) process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof ConfigError || error instanceof AgoraError) console.error(`agora: ${error.message}`);
+    else if ((error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) console.error(`agora: ${(error as Error).message}\n\n${USAGE}`);
+    else console.error(error);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,70 @@
+// Numbered, forward-only schema migrations (index 0 is version 1). Never edit a shipped entry:
+// append a new one.
+
+export const migrations: string[][] = [
+  [
+    `CREATE TABLE accounts (
+      id TEXT PRIMARY KEY,
+      name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+      fullname TEXT NOT NULL,
+      kind TEXT NOT NULL CHECK (kind IN ('user','org')),
+      created_at TEXT NOT NULL
+    )`,
+    `CREATE TABLE memberships (
+      org_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+      user_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+      role TEXT NOT NULL CHECK (role IN ('admin','write','read')),
+      created_at TEXT NOT NULL,
+      PRIMARY KEY (org_id, user_id)
+    )`,
+    `CREATE TABLE tokens (
+      id TEXT PRIMARY KEY,
+      account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+      name TEXT NOT NULL,
+      role TEXT NOT NULL CHECK (role IN ('read','write')),
+      hash TEXT NOT NULL UNIQUE,
+      created_at TEXT NOT NULL,
+      expires_at TEXT,
+      revoked_at TEXT
+    )`,
+    `CREATE TABLE repos (
+      id TEXT PRIMARY KEY,
+      type TEXT NOT NULL CHECK (type IN ('model','dataset')),
+      namespace TEXT NOT NULL,
+      name TEXT NOT NULL,
+      private INTEGER NOT NULL DEFAULT 0,
+      gated TEXT NOT NULL DEFAULT 'false' CHECK (gated IN ('false','auto','manual')),
+      created_at TEXT NOT NULL,
+      last_modified TEXT NOT NULL,
+      head_sha TEXT,
+      card_data TEXT,
+      tags TEXT NOT NULL DEFAULT '[]',
+      pipeline_tag TEXT,
+      library_name TEXT,
+      likes INTEGER NOT NULL DEFAULT 0,
+      UNIQUE (type, namespace, name) ON CONFLICT ABORT
+    )`,
+    `CREATE UNIQUE INDEX repos_id_nocase ON repos (type, namespace COLLATE NOCASE, name COLLATE NOCASE)`,
+    `CREATE TABLE access_grants (
+      repo_id TEXT NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
+      account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+      status TEXT NOT NULL CHECK (status IN ('pending','accepted','rejected')),
+      created_at TEXT NOT NULL,
+      fields TEXT,
+      PRIMARY KEY (repo_id, account_id)
+    )`,
+    `CREATE TABLE downloads (
+      repo_id TEXT NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
+      day TEXT NOT NULL,
+      count INTEGER NOT NULL,
+      PRIMARY KEY (repo_id, day)
+    )`,
+    `CREATE TABLE lfs_links (
+      repo_id TEXT NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
+      oid TEXT NOT NULL,
+      size INTEGER NOT NULL,
+      created_at TEXT NOT NULL,
+      PRIMARY KEY (repo_id, oid)
+    )`,
+  ],
+];

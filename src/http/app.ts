@@ -1,0 +1,46 @@
+// Builds the Fastify application from the services. Never listens: `serve` and the tests do.
+
+import { randomUUID } from "node:crypto";
+import Fastify, { type FastifyInstance } from "fastify";
+import type { Services } from "../services/index.ts";
+import { registerAuth } from "./plugins/auth.ts";
+import { registerBodyParsers } from "./plugins/body-parsers.ts";
+import { registerErrorHandling } from "./plugins/errors.ts";
+import { registerCors } from "./plugins/cors.ts";
+import { registerRoutes } from "./routes/index.ts";
+
+export async function buildApp(services: Services): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: services.config.logLevel === "silent" ? false : { level: services.config.logLevel },
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    bodyLimit: 16 * 1024 * 1024,
+    // Repository URLs are routed on the raw path (hub-paths.ts), so keep Fastify's router out of the way.
+    routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 4096 },
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+  });
+  app.decorate("services", services);
+  // One log line per request is noise at info level: request logs only at debug and trace.
+  if (services.config.logLevel !== "debug" && services.config.logLevel !== "trace") {
+    app.addHook("onRoute", (route) => {
+      route.logLevel ??= "warn";
+    });
+  }
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("X-Request-Id", request.id);
+  });
+  registerCors(app);
+  registerErrorHandling(app);
+  registerBodyParsers(app);
+  registerAuth(app, services);
+  registerRoutes(app, services);
+  await app.ready();
+  return app;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    services: Services;
+  }
+}

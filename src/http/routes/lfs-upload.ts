@@ -1,0 +1,19 @@
+// PUT /lfs-upload/{oid}?repo=…&size=…&exp=…&sig=… — the self-authorising upload URL handed out
+// by the batch API. The body streams to staging while hashed; it is published only if the
+// SHA-256 and size match.
+
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { Readable } from "node:stream";
+import { AgoraError } from "../../errors.ts";
+import type { Services } from "../../services/index.ts";
+import { parseQuery } from "../route-context.ts";
+
+export async function lfsUploadRoute(request: FastifyRequest, reply: FastifyReply, services: Services) {
+  const { oid } = request.params as { oid: string };
+  const body = request.body as Readable | undefined;
+  if (!body || typeof body.pipe !== "function") throw new AgoraError("BadRequest", "expected the object's bytes as the request body");
+  const lengthHeader = request.headers["content-length"];
+  const contentLength = lengthHeader === undefined ? undefined : Number(lengthHeader);
+  await services.lfs.receiveUpload(oid, parseQuery(request.raw.url ?? ""), body, contentLength);
+  return reply.code(200).send({});
+}

@@ -1,0 +1,204 @@
+// Reading repositories: revisions to commits, commits to file lists, single entries for
+// downloads, folder listings, history, and metadata derived from files (card data, safetensors).
+
+import { Readable, Transform } from "node:stream";
+import { AgoraError } from "../errors.ts";
+import type { ReposStore } from "../db/repos-store.ts";
+import type { BlobStore } from "../storage/blob-store.ts";
+import {
+  COMMIT_OID,
+  commitExists,
+  expandShortCommit,
+  lastCommitsFor,
+  listCommits,
+  listRefs,
+  readBlob,
+  readSnapshot,
+  streamBlob,
+  type CommitInfo,
+  type FileEntry,
+  type Refs,
+  type Snapshot,
+  type TreeEntry,
+} from "../git/bare-repo.ts";
+import { parseCardFrontMatter } from "../models/card-data.ts";
+import { MAX_SAFETENSORS_HEADER, parseSafetensorsHeader, safetensorsHeaderLength, type SafetensorsSummary } from "../models/safetensors.ts";
+import type { Repo, ReposService } from "./repos.ts";
+
+export type ResolvedRevision = { commit: string; refName?: string };
+
+export function createFilesService(deps: { reposService: ReposService; repos: ReposStore; blobs: BlobStore; clock?: () => Date }) {
+  const clock = deps.clock ?? (() => new Date());
+  const dirOf = (repo: Repo) => deps.reposService.repoDir(repo);
+
+  function revisionNotFound(rev: string): AgoraError {
+    return new AgoraError("RevisionNotFound", `Invalid rev id: ${rev}`);
+  }
+
+  /**
+   * Revision → commit: `HEAD` (default branch), branch, tag, `refs/heads/x`, `refs/tags/x`,
+   * `refs/pr/N`, `refs/convert/x`, full or abbreviated commit id.
+   */
+  async function resolveRevision(repo: Repo, rev: string): Promise<ResolvedRevision> {
+    if (typeof rev !== "string" || rev.length === 0 || rev.length > 255 || /[\u0000-\u001f\u007f]/.test(rev)) throw revisionNotFound(String(rev).slice(0, 100));
+    const dir = dirOf(repo);
+    const refs = await listRefs(dir);
+    const name = rev === "HEAD" ? "main" : rev;
+    const fromRefs = lookupRef(refs, name);
+    if (fromRefs) return fromRefs;
+    if (COMMIT_OID.test(rev) && (await commitExists(dir, rev))) return { commit: rev };
+    if (/^[0-9a-f]{7,39}$/.test(rev)) {
+      const full = await expandShortCommit(dir, rev);
+      if (full) return { commit: full };
+    }
+    throw revisionNotFound(rev);
+  }
+
+  function lookupRef(refs: Refs, name: string): ResolvedRevision | undefined {
+    if (refs.branches.has(name)) return { commit: refs.branches.get(name)!, refName: `refs/heads/${name}` };
+    if (refs.tags.has(name)) return { commit: refs.tags.get(name)!, refName: `refs/tags/${name}` };
+    if (name.startsWith("refs/heads/") && refs.branches.has(name.slice(11))) return { commit: refs.branches.get(name.slice(11))!, refName: name };
+    if (name.startsWith("refs/tags/") && refs.tags.has(name.slice(10))) return { commit: refs.tags.get(name.slice(10))!, refName: name };
+    if (refs.pullRequests.has(name)) return { commit: refs.pullRequests.get(name)!, refName: name };
+    if (name.startsWith("refs/convert/") && refs.converts.has(name.slice(13))) return { commit: refs.converts.get(name.slice(13))!, refName: name };
+    return undefined;
+  }
+
+  const service = {
+    resolveRevision,
+    refs: (repo: Repo) => listRefs(dirOf(repo)),
+    snapshot: (repo: Repo, commit: string): Promise<Snapshot> => readSnapshot(dirOf(repo), commit),
+
+    /** The file at `path`, or EntryNotFound carrying X-Repo-Commit as the clients need. */
+    async fileEntry(repo: Repo, commit: string, path: string): Promise<FileEntry> {
+      const snapshot = await readSnapshot(dirOf(repo), commit);
+      const entry = snapshot.byPath.get(path);
+      if (!entry || entry.type !== "file") throw new AgoraError("EntryNotFound", "Entry not found", { headers: { "X-Repo-Commit": commit } });
+      return entry;
+    },
+
+    /** Size of the content a download serves (the LFS object's, not the pointer's). */
+    contentSize(entry: FileEntry): number {
+      return entry.lfs ? entry.lfs.size : entry.blobSize;
+    },
+
+    /** The bytes of a file, `end` inclusive. LFS content comes from the blob store. */
+    async openContent(repo: Repo, entry: FileEntry, range?: { start: number; end: number }): Promise<Readable> {
+      if (entry.lfs) {
+        const stat = await deps.blobs.stat(entry.lfs.oid);
+        if (!stat || stat.size !== entry.lfs.size) throw new AgoraError("Internal", `LFS object ${entry.lfs.oid} of ${entry.path} is missing from the store`);
+        return deps.blobs.createReadStream(entry.lfs.oid, range);
+      }
+      const stream = streamBlob(dirOf(repo), entry.oid);
+      return range ? stream.pipe(sliceStream(range.start, range.end)) : stream;
+    },
+
+    readRegularFile: (repo: Repo, entry: FileEntry) => readBlob(dirOf(repo), entry.oid),
+
+    /** Entries directly under (or, recursive, anywhere under) `folder` ("" = root). */
+    async listFolder(repo: Repo, commit: string, folder: string, recursive: boolean): Promise<TreeEntry[]> {
+      const snapshot = await readSnapshot(dirOf(repo), commit);
+      if (folder) {
+        const entry = snapshot.byPath.get(folder);
+        if (!entry) throw new AgoraError("EntryNotFound", `Entry not found: ${folder}`, { headers: { "X-Repo-Commit": commit } });
+        if (entry.type === "file") return [entry];
+      }
+      const prefix = folder ? `${folder}/` : "";
+      return snapshot.entries.filter((e) => {
+        if (!e.path.startsWith(prefix)) return false;
+        return recursive || !e.path.slice(prefix.length).includes("/");
+      });
+    },
+
+    lastCommits: (repo: Repo, commit: string, paths: string[]): Promise<Map<string, CommitInfo>> => lastCommitsFor(dirOf(repo), commit, paths),
+    commits: (repo: Repo, commit: string, skip: number, limit: number) => listCommits(dirOf(repo), commit, skip, limit),
+
+    /** Card data of README.md at a commit: null when absent or malformed. */
+    async cardData(repo: Repo, commit: string): Promise<Record<string, unknown> | null> {
+      const snapshot = await readSnapshot(dirOf(repo), commit);
+      const readme = snapshot.byPath.get("README.md");
+      if (!readme || readme.type !== "file" || readme.lfs || readme.blobSize > 4 * 1024 * 1024) return null;
+      const parsed = parseCardFrontMatter((await readBlob(dirOf(repo), readme.oid)).toString("utf8"));
+      return parsed.ok ? parsed.data : null;
+    },
+
+    /** Parameter counts per dtype over every .safetensors file of the commit, from their headers. */
+    async safetensorsSummary(repo: Repo, commit: string): Promise<SafetensorsSummary | undefined> {
+      const snapshot = await readSnapshot(dirOf(repo), commit);
+      const files = snapshot.entries.filter((e): e is FileEntry => e.type === "file" && e.path.endsWith(".safetensors"));
+      if (!files.length) return undefined;
+      const total: SafetensorsSummary = { parameters: {}, total: 0 };
+      for (const file of files) {
+        const summary = await readSafetensorsSummary(file);
+        if (!summary) return undefined; // a broken header: report nothing rather than a wrong count
+        for (const [dtype, n] of Object.entries(summary.parameters)) total.parameters[dtype] = (total.parameters[dtype] ?? 0) + n;
+        total.total += summary.total;
+      }
+      return total;
+    },
+
+    /**
+     * Counts a download by the Hub's rule: a GET or HEAD of the repository's query file
+     * (`config.json` for models; every `.gguf` file in GGUF repositories; for datasets, any
+     * file but .gitattributes and README.md). Ranged reads that do not start at byte 0 are
+     * parts of a download already counted.
+     */
+    async countDownload(repo: Repo, commit: string, path: string, rangeStart: number): Promise<void> {
+      if (rangeStart !== 0) return;
+      let counts: boolean;
+      if (repo.type === "dataset") counts = path !== ".gitattributes" && path !== "README.md";
+      else if (path.endsWith(".gguf")) counts = true;
+      else if (path === "config.json") counts = true;
+      else counts = false;
+      if (counts) await deps.repos.countDownload(repo.id, clock().toISOString().slice(0, 10));
+    },
+  };
+
+  const safetensorsCache = new Map<string, SafetensorsSummary | null>();
+  async function readSafetensorsSummary(file: FileEntry): Promise<SafetensorsSummary | undefined> {
+    if (!file.lfs) return undefined;
+    const key = file.lfs.oid;
+    if (safetensorsCache.has(key)) return safetensorsCache.get(key) ?? undefined;
+    let result: SafetensorsSummary | null = null;
+    const size = file.lfs.size;
+    if (size >= 10) {
+      const prefix = await readRange(deps.blobs, key, 0, 7);
+      const length = safetensorsHeaderLength(prefix, size);
+      if (length !== undefined && length <= MAX_SAFETENSORS_HEADER) {
+        const header = await readRange(deps.blobs, key, 8, 8 + length - 1);
+        const parsed = parseSafetensorsHeader(header, size);
+        if (parsed.ok) result = parsed.summary;
+      }
+    }
+    safetensorsCache.set(key, result);
+    if (safetensorsCache.size > 10_000) safetensorsCache.delete(safetensorsCache.keys().next().value!);
+    return result ?? undefined;
+  }
+
+  return service;
+}
+
+export type FilesService = ReturnType<typeof createFilesService>;
+
+async function readRange(blobs: BlobStore, oid: string, start: number, end: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of blobs.createReadStream(oid, { start, end })) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Passes through bytes [start, end] (inclusive) of a stream and ends after them. */
+export function sliceStream(start: number, end: number): Transform {
+  let position = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      const chunkStart = position;
+      position += chunk.length;
+      const from = Math.max(start - chunkStart, 0);
+      const to = Math.min(end + 1 - chunkStart, chunk.length);
+      if (to > from) this.push(chunk.subarray(from, to));
+      callback();
+    },
+  });
+}
+
+export { Readable };

@@ -1,0 +1,72 @@
+// Wires the services of one hub from its configuration: the database, the blob store and the
+// per-repository lock are created here and shared by every service.
+
+import path from "node:path";
+import type { Config } from "../config/config.ts";
+import { openSqlite, type Db } from "../db/database.ts";
+import { createAccountsStore } from "../db/accounts-store.ts";
+import { createReposStore } from "../db/repos-store.ts";
+import { createFsBlobStore } from "../storage/fs-blob-store.ts";
+import type { BlobStore } from "../storage/blob-store.ts";
+import { createKeyedMutex } from "../lib/keyed-mutex.ts";
+import { createAccountsService } from "./accounts.ts";
+import { createReposService } from "./repos.ts";
+import { createAccessService } from "./access.ts";
+import { createFilesService } from "./files.ts";
+import { createLfsService } from "./lfs.ts";
+import { createCommitsService } from "./commits.ts";
+import { listRefs } from "../git/bare-repo.ts";
+
+export type Services = ReturnType<typeof buildServices>;
+
+export function buildServices(config: Config, options: { clock?: () => Date } = {}) {
+  const clock = options.clock ?? (() => new Date());
+  const db: Db = openSqlite(config.dataDir);
+  const accountsStore = createAccountsStore(db);
+  const reposStore = createReposStore(db);
+  const blobs: BlobStore = createFsBlobStore(path.join(config.dataDir, "lfs"));
+  const lock = createKeyedMutex();
+  const accounts = createAccountsService(accountsStore, clock);
+  const repos = createReposService({ dataDir: config.dataDir, repos: reposStore, accounts: accountsStore, clock });
+  const access = createAccessService({ repos: reposStore, accounts: accountsStore, reposService: repos, clock });
+  const files = createFilesService({ reposService: repos, repos: reposStore, blobs, clock });
+  const lfs = createLfsService({ dataDir: config.dataDir, repos: reposStore, blobs, clock });
+  const commits = createCommitsService({ dataDir: config.dataDir, reposService: repos, files, lfs, lock, maxRegularFileSize: config.maxRegularFileSize, clock });
+
+  return {
+    config,
+    db,
+    blobs,
+    accounts,
+    accountsStore,
+    repos,
+    reposStore,
+    access,
+    files,
+    lfs,
+    commits,
+    clock,
+    /**
+     * After a crash between "branch moved" and "listing updated", the listing fields lag behind
+     * git. Git is the truth: bring every repository whose main moved back in line.
+     */
+    async reconcileListings(): Promise<number> {
+      let fixed = 0;
+      for (const row of await reposStore.all()) {
+        try {
+          const head = (await listRefs(repos.repoDir(row))).branches.get("main");
+          if (head && head !== row.head_sha) {
+            await repos.refreshListing(row, head);
+            fixed++;
+          }
+        } catch {
+          // a repository directory missing after a crash mid-delete: nothing to reconcile
+        }
+      }
+      return fixed;
+    },
+    async close(): Promise<void> {
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,66 @@
+// The content-addressed store for LFS objects, keyed by lowercase SHA-256 hex.
+//
+// Contract, for every driver:
+// - `stat(oid)` answers `undefined` for an absent object, never throws for absence.
+// - `createReadStream(oid, range)` reads `[start, end]` inclusive; the range must lie inside the
+//   object (callers check it against `stat`). A missing object throws BlobNotFoundError.
+// - `write()` returns a writer: bytes are staged, hashed while streaming, and only
+//   `commit(oid, size)` publishes them, after checking that both match. A mismatch throws
+//   BlobMismatchError and leaves nothing behind. `abort()` discards the staging file. A crash
+//   at any point leaves either no object or the complete, verified one: never a partial object.
+// - Published objects are durable (file and directory fsynced) before `commit` resolves.
+// - An oid that is not 64 lowercase hex characters throws InvalidBlobKeyError.
+
+import type { Readable, Writable } from "node:stream";
+
+export type BlobStat = { size: number };
+
+export interface BlobWriter {
+  /** The stream to pipe the bytes into. */
+  readonly stream: Writable;
+  /** Bytes received so far. */
+  readonly bytesWritten: () => number;
+  /** Verify hash and size, then publish. Idempotent if the object already exists. */
+  commit(expectedOid: string, expectedSize: number): Promise<void>;
+  /** Remove staged bytes; safe to call after commit (no-op) or twice. */
+  abort(): Promise<void>;
+}
+
+export interface BlobStore {
+  stat(oid: string): Promise<BlobStat | undefined>;
+  createReadStream(oid: string, range?: { start: number; end: number }): Readable;
+  /** Local file path of a published object, for drivers that have one (fast sendfile-style reads). */
+  localPath?(oid: string): string;
+  write(): Promise<BlobWriter>;
+  delete(oid: string): Promise<void>;
+}
+
+export class BlobNotFoundError extends Error {
+  constructor(oid: string) {
+    super(`blob ${oid} not found`);
+    this.name = "BlobNotFoundError";
+  }
+}
+
+export class BlobMismatchError extends Error {
+  constructor(
+    readonly expected: { oid: string; size: number },
+    readonly actual: { oid: string; size: number },
+  ) {
+    super(`uploaded bytes have sha256 ${actual.oid} and size ${actual.size}, expected ${expected.oid} and size ${expected.size}`);
+    this.name = "BlobMismatchError";
+  }
+}
+
+export class InvalidBlobKeyError extends Error {
+  constructor(oid: string) {
+    super(`invalid object id ${JSON.stringify(oid.slice(0, 80))}: expected 64 lowercase hex characters`);
+    this.name = "InvalidBlobKeyError";
+  }
+}
+
+export const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+export function assertBlobKey(oid: string): void {
+  if (!SHA256_HEX.test(oid)) throw new InvalidBlobKeyError(oid);
+}

@@ -1,0 +1,135 @@
+// Filesystem driver of the BlobStore.
+//
+// Layout under `root`:
+//   objects/<oid[0:2]>/<oid>   published objects, immutable
+//   staging/<random>           uploads in progress; never read by anyone
+// Publishing is write → fsync → verify → rename → fsync(dir): a reader sees the whole verified
+// object or nothing. Staging files older than a day are removed at start-up.
+
+import { createHash, randomBytes } from "node:crypto";
+import fs from "node:fs";
+import fsp from "node:fs/promises";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { assertBlobKey, BlobMismatchError, BlobNotFoundError, type BlobStore, type BlobWriter } from "./blob-store.ts";
+
+const READ_CHUNK = 1024 * 1024; // 1 MiB chunks: the 64 KiB default streams at a third of the disk's speed
+
+export function createFsBlobStore(root: string): BlobStore {
+  const objectsDir = path.join(root, "objects");
+  const stagingDir = path.join(root, "staging");
+  fs.mkdirSync(objectsDir, { recursive: true });
+  fs.mkdirSync(stagingDir, { recursive: true });
+  sweepStaging(stagingDir);
+
+  const objectPath = (oid: string) => path.join(objectsDir, oid.slice(0, 2), oid);
+
+  return {
+    async stat(oid) {
+      assertBlobKey(oid);
+      try {
+        const st = await fsp.stat(objectPath(oid));
+        return { size: st.size };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+        throw error;
+      }
+    },
+
+    createReadStream(oid, range) {
+      assertBlobKey(oid);
+      const stream = fs.createReadStream(objectPath(oid), { start: range?.start, end: range?.end, highWaterMark: READ_CHUNK });
+      stream.on("error", (error: NodeJS.ErrnoException) => {
+        if (error.code === "ENOENT") stream.emit("blob-not-found", new BlobNotFoundError(oid));
+      });
+      return stream;
+    },
+
+    localPath(oid) {
+      assertBlobKey(oid);
+      return objectPath(oid);
+    },
+
+    async write(): Promise<BlobWriter> {
+      const stagingPath = path.join(stagingDir, `${Date.now()}-${randomBytes(8).toString("hex")}`);
+      const handle = await fsp.open(stagingPath, "wx");
+      const hash = createHash("sha256");
+      let written = 0;
+      let finished = false;
+      let aborted = false;
+      const stream = new Writable({
+        highWaterMark: READ_CHUNK,
+        write(chunk: Buffer, _encoding, callback) {
+          hash.update(chunk);
+          written += chunk.length;
+          handle.write(chunk).then(() => callback(), callback);
+        },
+        writev(chunks, callback) {
+          const buffers = chunks.map((c) => c.chunk as Buffer);
+          for (const b of buffers) {
+            hash.update(b);
+            written += b.length;
+          }
+          handle.writev(buffers).then(() => callback(), callback);
+        },
+      });
+      const closed = new Promise<void>((resolve, reject) => {
+        stream.on("finish", () => resolve());
+        stream.on("error", reject);
+      });
+      closed.catch(() => {});
+
+      const writer: BlobWriter = {
+        stream,
+        bytesWritten: () => written,
+        async commit(expectedOid, expectedSize) {
+          assertBlobKey(expectedOid);
+          try {
+            await closed;
+            await handle.sync();
+            await handle.close();
+            finished = true;
+            const actual = { oid: hash.digest("hex"), size: written };
+            if (actual.oid !== expectedOid || actual.size !== expectedSize) throw new BlobMismatchError({ oid: expectedOid, size: expectedSize }, actual);
+            const target = objectPath(expectedOid);
+            await fsp.mkdir(path.dirname(target), { recursive: true });
+            await fsp.rename(stagingPath, target);
+            await fsyncDir(path.dirname(target));
+          } catch (error) {
+            await writer.abort();
+            throw error;
+          }
+        },
+        async abort() {
+          if (aborted) return;
+          aborted = true;
+          if (!finished) await handle.close().catch(() => {});
+          await fsp.rm(stagingPath, { force: true });
+        },
+      };
+      return writer;
+    },
+
+    async delete(oid) {
+      assertBlobKey(oid);
+      await fsp.rm(objectPath(oid), { force: true });
+    },
+  };
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fsp.open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function sweepStaging(stagingDir: string): void {
+  const cutoff = Date.now() - 86400_000;
+  for (const name of fs.readdirSync(stagingDir)) {
+    const started = Number(name.split("-")[0]);
+    if (!Number.isFinite(started) || started < cutoff) fs.rmSync(path.join(stagingDir, name), { force: true });
+  }
+}
