@@ -27,7 +27,10 @@ export type RepoOp =
   | "ask-access"
   | "resolve"
   | "raw"
-  | "lfs-batch";
+  | "lfs-batch"
+  | "git-info-refs"
+  | "git-upload-pack"
+  | "git-receive-pack";
 
 export type RepoPathMatch = {
   op: RepoOp;
@@ -108,7 +111,11 @@ function parseFileOp(repoType: RepoType, idSegments: string[], rest: string[]): 
   const repoId = [...idSegments.slice(0, -1), last].join("/");
   if (!last) return undefined;
   const [word, ...args] = rest;
-  if (rest.join("/") === "info/lfs/objects/batch") return { op: "lfs-batch", repoType, repoId };
+  const joined = rest.join("/");
+  if (joined === "info/lfs/objects/batch") return { op: "lfs-batch", repoType, repoId };
+  if (joined === "info/refs") return { op: "git-info-refs", repoType, repoId };
+  if (joined === "git-upload-pack") return { op: "git-upload-pack", repoType, repoId };
+  if (joined === "git-receive-pack") return { op: "git-receive-pack", repoType, repoId };
   if (gitSuffix) return undefined;
   if (word === "resolve" || word === "raw") {
     const taken = takeRevision(args);

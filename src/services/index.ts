@@ -15,6 +15,7 @@ import { createAccessService } from "./access.ts";
 import { createFilesService } from "./files.ts";
 import { createLfsService } from "./lfs.ts";
 import { createCommitsService } from "./commits.ts";
+import { createGitPushService } from "./git-push.ts";
 import { listRefs } from "../git/bare-repo.ts";
 
 export type Services = ReturnType<typeof buildServices>;
@@ -33,6 +34,8 @@ export function buildServices(config: Config, options: { clock?: () => Date } = 
   const lfs = createLfsService({ dataDir: config.dataDir, repos: reposStore, blobs, clock });
   const commits = createCommitsService({ dataDir: config.dataDir, reposService: repos, files, lfs, lock, maxRegularFileSize: config.maxRegularFileSize, clock });
 
+  const gitPush = createGitPushService({ reposService: repos, repos: reposStore, blobs, maxRegularFileSize: config.maxRegularFileSize });
+
   return {
     config,
     db,
@@ -45,6 +48,9 @@ export function buildServices(config: Config, options: { clock?: () => Date } = 
     files,
     lfs,
     commits,
+    gitPush,
+    /** The per-repository write lock shared by API commits, ref changes and git pushes. */
+    lock,
     clock,
     /**
      * After a crash between "branch moved" and "listing updated", the listing fields lag behind

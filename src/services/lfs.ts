@@ -37,12 +37,12 @@ export function createLfsService(deps: { dataDir: string; repos: ReposStore; blo
     return createHmac("sha256", secret).update(parts.join("\n")).digest("base64url");
   }
 
-  function signedQuery(action: "upload" | "download", repoId: string, oid: string, size: number): string {
+  function signedQuery(action: "upload" | "download" | "verify", repoId: string, oid: string, size: number): string {
     const expires = Math.floor(clock().getTime() / 1000) + URL_LIFETIME_SECONDS;
     return `repo=${repoId}&size=${size}&exp=${expires}&sig=${sign([action, repoId, oid, String(size), String(expires)])}`;
   }
 
-  function checkSignature(action: "upload" | "download", query: Record<string, unknown>, oid: string): { repoId: string; size: number } {
+  function checkSignature(action: "upload" | "download" | "verify", query: Record<string, unknown>, oid: string): { repoId: string; size: number } {
     const repoId = String(query.repo ?? "");
     const size = Number(query.size);
     const expires = Number(query.exp);
@@ -87,7 +87,7 @@ export function createLfsService(deps: { dataDir: string; repos: ReposStore; blo
             authenticated: true,
             actions: {
               upload: { href: `${baseUrl}/lfs-upload/${oid}?${signedQuery("upload", repo.id, oid, size)}`, header: {}, expires_in: URL_LIFETIME_SECONDS },
-              verify: { href: `${baseUrl}/lfs-verify/${oid}?repo=${repo.id}`, header: {}, expires_in: URL_LIFETIME_SECONDS },
+              verify: { href: `${baseUrl}/lfs-verify/${oid}?${signedQuery("verify", repo.id, oid, size)}`, header: {}, expires_in: URL_LIFETIME_SECONDS },
             },
           });
         } else {
@@ -141,10 +141,15 @@ export function createLfsService(deps: { dataDir: string; repos: ReposStore; blo
       return checkSignature("download", query, oid);
     },
 
-    /** Verify: 200 when the object is stored, linked to the repository, and of that size. */
-    async verify(repo: Repo, oid: string, size: unknown): Promise<void> {
+    /**
+     * Verify (signed URL, like the upload's: git-lfs calls it without credentials when the
+     * batch answer says `authenticated`): 200 when the object is stored, linked to the
+     * repository, and of the announced size.
+     */
+    async verify(oid: string, query: Record<string, unknown>, size: unknown): Promise<void> {
       if (!SHA256_HEX.test(oid)) throw new AgoraError("UnprocessableEntity", "oid must be 64 lowercase hex characters");
-      const linked = await deps.repos.lfsLink(repo.id, oid);
+      const { repoId } = checkSignature("verify", query, oid);
+      const linked = await deps.repos.lfsLink(repoId, oid);
       const stored = await deps.blobs.stat(oid);
       if (!linked || !stored) throw new AgoraError("NotFound", `object ${oid} was not uploaded`);
       if (typeof size === "number" && size !== stored.size) throw new AgoraError("UnprocessableEntity", `object ${oid} has size ${stored.size}, not ${size}`);

@@ -32,6 +32,10 @@ import { lfsBatchRoute } from "./lfs-batch.ts";
 import { lfsUploadRoute } from "./lfs-upload.ts";
 import { lfsVerifyRoute } from "./lfs-verify.ts";
 import { lfsDownloadRoute } from "./lfs-download.ts";
+import { gitInfoRefsRoute } from "./git-info-refs.ts";
+import { gitUploadPackRoute } from "./git-upload-pack.ts";
+import { gitReceivePackRoute } from "./git-receive-pack.ts";
+import { gitHookRoute } from "./git-hook.ts";
 
 type Method = "GET" | "HEAD" | "POST" | "PUT" | "DELETE";
 
@@ -60,6 +64,9 @@ const fileRepoRoutes: Partial<Record<RepoOp, Partial<Record<Method, RepoRouteHan
   raw: { GET: resolveFileRoute, HEAD: resolveFileRoute },
   "lfs-batch": { POST: lfsBatchRoute },
   "ask-access": { POST: askAccessRoute },
+  "git-info-refs": { GET: gitInfoRefsRoute },
+  "git-upload-pack": { POST: gitUploadPackRoute },
+  "git-receive-pack": { POST: gitReceivePackRoute },
 };
 
 export function registerRoutes(app: FastifyInstance, services: Services): void {
@@ -72,6 +79,7 @@ export function registerRoutes(app: FastifyInstance, services: Services): void {
   app.put("/lfs-upload/:oid", (request, reply) => lfsUploadRoute(request, reply, services));
   app.post("/lfs-verify/:oid", (request, reply) => lfsVerifyRoute(request, reply, services));
   app.get("/lfs-download/:oid", (request, reply) => lfsDownloadRoute(request, reply, services));
+  app.post("/internal/git-hooks/pre-receive", (request, reply) => gitHookRoute(request, reply, services));
 
   for (const [prefix, type] of [["/api/models/*", "model"], ["/api/datasets/*", "dataset"]] as const) {
     app.route({

@@ -4,6 +4,7 @@
 
 import { AgoraError } from "../../errors.ts";
 import type { RepoRouteContext } from "../route-context.ts";
+import { withAuthChallenge } from "./git-auth.ts";
 
 export async function lfsBatchRoute({ services, caller, match, request, reply, baseUrl }: RepoRouteContext) {
   const body = request.body as { operation?: unknown; objects?: unknown } | undefined;
@@ -12,9 +13,14 @@ export async function lfsBatchRoute({ services, caller, match, request, reply, b
   }
   if (body.operation !== "upload" && body.operation !== "download") throw new AgoraError("BadRequest", 'operation must be "upload" or "download"');
   if (!Array.isArray(body.objects)) throw new AgoraError("BadRequest", "objects must be an array");
-  const repo =
-    body.operation === "upload" ? await services.repos.findWritable(caller, match.repoType, match.repoId) : await services.repos.findReadable(caller, match.repoType, match.repoId);
-  if (body.operation === "download") await services.access.assertFileAccess(caller, repo, request.raw.url ?? "");
+  const operation = body.operation;
+  // git-lfs tries without credentials first and asks its credential helper after a challenged 401.
+  const repo = await withAuthChallenge("lfs", async () => {
+    if (operation === "upload") return services.repos.findWritable(caller, match.repoType, match.repoId);
+    const readable = await services.repos.findReadable(caller, match.repoType, match.repoId);
+    await services.access.assertFileAccess(caller, readable, request.raw.url ?? "");
+    return readable;
+  });
   const objects = await services.lfs.batch(repo, body.operation, body.objects, baseUrl);
   reply.header("Content-Type", "application/vnd.git-lfs+json");
   return reply.send(JSON.stringify({ transfer: "basic", objects, hash_algo: "sha256" }));
