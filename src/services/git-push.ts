@@ -5,6 +5,7 @@
 // this repository, refs other than branches and tags, deleting main.
 
 import { randomBytes } from "node:crypto";
+import fs from "node:fs";
 import { runGit } from "../git/run-git.ts";
 import { MAX_POINTER_SIZE, parseLfsPointer } from "../git/lfs-pointer.ts";
 import { ZERO_OID } from "../git/bare-repo.ts";
@@ -19,6 +20,18 @@ const QUARANTINE_KEYS = ["GIT_QUARANTINE_PATH", "GIT_OBJECT_DIRECTORY", "GIT_ALT
 
 function formatSize(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/**
+ * Test-only: while the file named by AGORA_TEST_PUSH_GATE exists, pushes wait in their
+ * pre-receive step (with the repository locked), so a test can make a push and an API commit
+ * overlap deterministically.
+ */
+async function holdWhileTestGateExists(): Promise<void> {
+  const gate = process.env.AGORA_TEST_PUSH_GATE;
+  if (!gate) return;
+  const started = Date.now();
+  while (fs.existsSync(gate) && Date.now() - started < 120_000) await new Promise((r) => setTimeout(r, 50));
 }
 
 export function createGitPushService(deps: { reposService: ReposService; repos: ReposStore; blobs: BlobStore; maxRegularFileSize: number }) {
@@ -99,6 +112,7 @@ export function createGitPushService(deps: { reposService: ReposService; repos: 
     async verdict(secret: string, updates: unknown, quarantine: unknown): Promise<PushVerdict | undefined> {
       const repo = pending.get(secret);
       if (!repo) return undefined;
+      await holdWhileTestGateExists();
       if (!Array.isArray(updates)) return { ok: false, message: "malformed hook request" };
       const clean = updates.filter(
         (u): u is RefUpdate => typeof u?.oldOid === "string" && typeof u?.newOid === "string" && typeof u?.ref === "string",
