@@ -8,7 +8,8 @@ export type CardParse =
   | { ok: true; data: Record<string, unknown> | null }
   | { ok: false; error: string };
 
-const FRONT_MATTER = /^\uFEFF?---[ \t]*\r?\n([\s\S]*?)\r?\n---[ \t]*(?:\r?\n|$)/;
+// The body is optional: "---\n---\n" is an empty (closed) front matter, not an unclosed one.
+const FRONT_MATTER = /^\uFEFF?---[ \t]*\r?\n(?:([\s\S]*?)\r?\n)?---[ \t]*(?:\r?\n|$)/;
 const MAX_FRONT_MATTER = 1024 * 1024;
 
 /** Parses the front matter of a card. `data` is null when the card has none. */
@@ -19,19 +20,21 @@ export function parseCardFrontMatter(readme: string): CardParse {
     if (/^\uFEFF?---[ \t]*\r?\n/.test(readme)) return { ok: false, error: "front matter starts with --- but is never closed" };
     return { ok: true, data: null };
   }
-  const text = match[1];
+  const text = match[1] ?? "";
   if (text.length > MAX_FRONT_MATTER) return { ok: false, error: "front matter is larger than 1 MiB" };
   const doc = parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length) return { ok: false, error: doc.errors[0].message };
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: 100 });
+    // JSON round trip: a self-referencing alias (`a: &a [*a]`) cannot be represented and throws here
+    if (value !== null && value !== undefined) value = JSON.parse(JSON.stringify(value));
   } catch (error) {
     return { ok: false, error: (error as Error).message };
   }
   if (value === null || value === undefined) return { ok: true, data: {} };
   if (typeof value !== "object" || Array.isArray(value)) return { ok: false, error: "front matter must be a YAML mapping" };
-  return { ok: true, data: JSON.parse(JSON.stringify(value)) as Record<string, unknown> };
+  return { ok: true, data: value as Record<string, unknown> };
 }
 
 /** Listing tags derived from card data, as the Hub shows them. */

@@ -117,7 +117,9 @@ export function createAccountsService(store: AccountsStore, clock: () => Date = 
       if (!token.startsWith("hf_") || token.length > 200) throw new AgoraError("InvalidCredentials");
       const row = await store.findTokenByHash(hashToken(token));
       if (!row || row.revoked_at) throw new AgoraError("InvalidCredentials");
-      if (row.expires_at && Date.parse(row.expires_at) <= clock().getTime()) throw new AgoraError("InvalidCredentials", "Invalid credentials in Authorization header: the token has expired");
+      // X-Error-Message stays exactly the Hub's text: Python maps any other 401 message on a repo
+      // URL to RepositoryNotFoundError (hub-api.md §3.3); the detail goes in the JSON body.
+      if (row.expires_at && Date.parse(row.expires_at) <= clock().getTime()) throw new AgoraError("InvalidCredentials", undefined, { body: { error: "Invalid credentials in Authorization header: the token has expired" } });
       const account = await store.findById(row.account_id);
       if (!account) throw new AgoraError("InvalidCredentials");
       return { account, token: row };

@@ -17,7 +17,7 @@ export function credentialsFrom(request: FastifyRequest): string | undefined {
     const colon = decoded.indexOf(":");
     return colon >= 0 ? decoded.slice(colon + 1) : decoded;
   }
-  throw new AgoraError("InvalidCredentials", "Invalid credentials in Authorization header: expected Bearer or Basic");
+  throw new AgoraError("InvalidCredentials", undefined, { body: { error: "Invalid credentials in Authorization header: expected Bearer or Basic" } });
 }
 
 export function registerAuth(app: FastifyInstance, services: Services): void {

@@ -13,15 +13,17 @@ function headerSafe(message: string): string {
 
 export function sendError(reply: FastifyReply, error: AgoraError): FastifyReply {
   reply.code(error.status);
-  for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
-  reply.header("X-Error-Code", error.code);
-  reply.header("X-Error-Message", headerSafe(error.message));
-  reply.header("Content-Type", "application/json; charset=utf-8");
+  // Drop the success headers a route may have set first; the error's own headers (e.g.
+  // `Content-Range: bytes */size` on a 416) are applied after, so they survive.
   reply.removeHeader("Content-Length");
   reply.removeHeader("Content-Range");
   reply.removeHeader("ETag");
   reply.removeHeader("X-Linked-Etag");
   reply.removeHeader("X-Linked-Size");
+  for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
+  reply.header("X-Error-Code", error.code);
+  reply.header("X-Error-Message", headerSafe(error.message));
+  reply.header("Content-Type", "application/json; charset=utf-8");
   return reply.send(JSON.stringify({ error: error.message, ...error.body }));
 }
 
