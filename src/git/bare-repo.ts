@@ -243,6 +243,26 @@ export async function updateRef(dir: string, ref: string, newOid: string, oldOid
   return code === 0;
 }
 
+/**
+ * Removes the ref lock files a killed `git update-ref` leaves behind (`refs/**.lock`,
+ * `packed-refs.lock`); while one exists, every update of that ref fails. Only for start-up,
+ * when no git process of this hub can be holding a lock.
+ */
+export async function removeStaleRefLocks(dir: string): Promise<string[]> {
+  const refs = (await fsp.readdir(path.join(dir, "refs"), { recursive: true }).catch(() => [] as string[])) as string[];
+  const locks = [...refs.filter((name) => name.endsWith(".lock")).map((name) => path.join(dir, "refs", name)), path.join(dir, "packed-refs.lock")];
+  const removed: string[] = [];
+  for (const lock of locks) {
+    try {
+      await fsp.unlink(lock);
+      removed.push(lock);
+    } catch {
+      // absent (the normal case)
+    }
+  }
+  return removed;
+}
+
 export async function deleteRef(dir: string, ref: string, oldOid: string): Promise<boolean> {
   const { code } = await runGit(dir, ["update-ref", "-d", ref, oldOid], { okCodes: [1, 128] });
   return code === 0;

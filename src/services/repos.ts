@@ -118,7 +118,8 @@ export function createReposService(deps: { dataDir: string; repos: ReposStore; a
       if (typeof input.name !== "string") throw new AgoraError("BadRequest", "`name` must be a string");
       let namespace = input.namespace ?? caller.account.name;
       let name = input.name;
-      if (name.includes("/")) [namespace, name] = name.split("/", 2) as [string, string];
+      // Split at the first "/" only: "ns/a/b" must stay invalid, not be cut down to "ns/a".
+      if (name.includes("/")) [namespace, name] = [name.slice(0, name.indexOf("/")), name.slice(name.indexOf("/") + 1)];
       const id = `${namespace}/${name}`;
       parseRepoId(id);
       if (!(await canWrite(caller, { namespace }))) throw new AgoraError("Forbidden", `You don't have the rights to create a repository in the namespace ${namespace}`);
