@@ -4,7 +4,7 @@
 // advertisement is refused by git's own compare-and-swap. Agora's pre-receive hook checks the
 // pushed objects before any ref moves; afterwards the listing metadata follows the new head.
 
-import type { Readable } from "node:stream";
+import { PassThrough, type Readable } from "node:stream";
 import { listRefs } from "../../git/bare-repo.ts";
 import { HOOKS_DIR, gitProtocolFrom, runService } from "../../git/smart-http.ts";
 import type { RepoRouteContext } from "../route-context.ts";
@@ -32,16 +32,23 @@ export async function gitReceivePackRoute(ctx: RepoRouteContext) {
     });
     ctx.reply.header("Content-Type", "application/x-git-receive-pack-result");
     ctx.reply.header("Cache-Control", "no-cache, max-age=0, must-revalidate");
-    exchange.done.then(async () => {
-      try {
-        const after = (await listRefs(dir)).branches.get("main");
-        if (after && after !== before) await ctx.services.repos.refreshListing(repo, after);
-      } finally {
-        push.end();
-        release();
-      }
-    });
-    return ctx.reply.send(exchange.stream);
+    // The response ends only once the listing follows the new head: when `git push` returns,
+    // the API (lastModified, cardData, listing order) already shows the push.
+    const output = new PassThrough();
+    exchange.stream.pipe(output, { end: false });
+    exchange.done
+      .then(async () => {
+        try {
+          const after = (await listRefs(dir)).branches.get("main");
+          if (after && after !== before) await ctx.services.repos.refreshListing(repo, after);
+        } finally {
+          push.end();
+          release();
+          output.end();
+        }
+      })
+      .catch((error: unknown) => ctx.request.log.error({ err: error }, "updating the listing after a push failed"));
+    return ctx.reply.send(output);
   } catch (error) {
     push.end();
     release();
