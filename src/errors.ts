@@ -18,6 +18,11 @@ export const errorCodes = {
   EntryNotFound: { status: 404, message: "Entry not found", description: "The file or folder does not exist at that revision." },
   GatedRepo: { status: 403, message: "Access to this model is restricted", description: "The repository is gated and the caller has no grant." },
   Forbidden: { status: 403, message: "Forbidden", description: "The token lacks the rights for this operation." },
+  LicensePolicy: {
+    status: 403,
+    message: "Download refused by this hub's license policy",
+    description: "The repository's license is denied by the hub's license policy (`licensePolicy` setting); the message names the license and the rule.",
+  },
   NotFound: { status: 404, message: "Not found", description: "The requested object does not exist." },
   RepoExists: { status: 409, message: "You already created this repo", description: "A repository with that id exists." },
   RefExists: { status: 409, message: "Reference already exists", description: "A branch or tag with that name exists." },

@@ -5,6 +5,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
+import { DEFAULT_LICENSE_POLICY, type LicensePolicy } from "../models/license-policy.ts";
+import { readLicensePolicy } from "./license-policy.ts";
 
 export type Config = Readonly<{
   host: string;
@@ -15,6 +17,8 @@ export type Config = Readonly<{
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** Largest regular (non-LFS) file accepted in a commit, bytes. */
   maxRegularFileSize: number;
+  /** Which licenses the hub serves files of (see license-policy.ts); off by default. */
+  licensePolicy: LicensePolicy;
 }>;
 
 export type ConfigSource = "default" | "file" | "env" | "flag";
@@ -33,9 +37,11 @@ const defaults: Config = {
   publicUrl: "",
   logLevel: "info",
   maxRegularFileSize: 10 * 1024 * 1024,
+  licensePolicy: DEFAULT_LICENSE_POLICY,
 };
 
-const envNames: Record<keyof Config, string> = {
+// licensePolicy is a mapping: each of its fields has its own variable (config/license-policy.ts).
+const envNames: Record<Exclude<keyof Config, "licensePolicy">, string> = {
   host: "AGORA_HOST",
   port: "AGORA_PORT",
   dataDir: "AGORA_DATA",
@@ -52,6 +58,7 @@ const fileKeys: Record<string, keyof Config> = {
   publicUrl: "publicUrl",
   logLevel: "logLevel",
   maxRegularFileSize: "maxRegularFileSize",
+  licensePolicy: "licensePolicy",
 };
 
 export type ConfigInput = {
@@ -96,10 +103,10 @@ export function loadConfig(input: ConfigInput = {}): Config {
   for (const [key, value] of Object.entries(input.flags ?? {})) {
     if (value !== undefined) raw[key] = { value, from: `--${key === "dataDir" ? "data" : key}` };
   }
-  return Object.freeze(validate(raw));
+  return Object.freeze(validate(raw, env));
 }
 
-function validate(raw: Record<string, { value: unknown; from: string }>): Config {
+function validate(raw: Record<string, { value: unknown; from: string }>, env: NodeJS.ProcessEnv): Config {
   const problems: string[] = [];
   const str = (key: keyof Config): string => {
     const { value, from } = raw[key];
@@ -130,6 +137,7 @@ function validate(raw: Record<string, { value: unknown; from: string }>): Config
   const levels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
   if (!levels.includes(logLevel)) problems.push(`logLevel must be one of ${levels.join(", ")} (got ${JSON.stringify(logLevel)} from ${raw.logLevel.from})`);
   const maxRegularFileSize = int("maxRegularFileSize", 0, 2 ** 40);
+  const licensePolicy = readLicensePolicy(raw.licensePolicy.from === "default" ? undefined : raw.licensePolicy, env, problems);
   if (problems.length) throw new ConfigError(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
-  return { host, port, dataDir, publicUrl, logLevel, maxRegularFileSize };
+  return { host, port, dataDir, publicUrl, logLevel, maxRegularFileSize, licensePolicy };
 }

@@ -16,7 +16,8 @@ import { createFilesService } from "./files.ts";
 import { createLfsService } from "./lfs.ts";
 import { createCommitsService } from "./commits.ts";
 import { createGitPushService } from "./git-push.ts";
-import { listRefs } from "../git/bare-repo.ts";
+import { createLicensePolicyService } from "./license-policy.ts";
+import { listRefs, removeStaleRefLocks } from "../git/bare-repo.ts";
 
 export type Services = ReturnType<typeof buildServices>;
 
@@ -31,6 +32,7 @@ export function buildServices(config: Config, options: { clock?: () => Date } = 
   const repos = createReposService({ dataDir: config.dataDir, repos: reposStore, accounts: accountsStore, clock });
   const access = createAccessService({ repos: reposStore, accounts: accountsStore, reposService: repos, clock });
   const files = createFilesService({ reposService: repos, repos: reposStore, blobs, clock });
+  const licensePolicy = createLicensePolicyService({ files, policy: config.licensePolicy });
   const lfs = createLfsService({ dataDir: config.dataDir, repos: reposStore, blobs, clock });
   const commits = createCommitsService({ dataDir: config.dataDir, reposService: repos, files, lfs, lock, maxRegularFileSize: config.maxRegularFileSize, clock });
 
@@ -46,6 +48,7 @@ export function buildServices(config: Config, options: { clock?: () => Date } = 
     reposStore,
     access,
     files,
+    licensePolicy,
     lfs,
     commits,
     gitPush,
@@ -54,12 +57,14 @@ export function buildServices(config: Config, options: { clock?: () => Date } = 
     clock,
     /**
      * After a crash between "branch moved" and "listing updated", the listing fields lag behind
-     * git. Git is the truth: bring every repository whose main moved back in line.
+     * git. Git is the truth: bring every repository whose main moved back in line. Runs at
+     * start-up, so it also clears ref locks a crash inside `git update-ref` left behind.
      */
     async reconcileListings(): Promise<number> {
       let fixed = 0;
       for (const row of await reposStore.all()) {
         try {
+          await removeStaleRefLocks(repos.repoDir(row));
           const head = (await listRefs(repos.repoDir(row))).branches.get("main");
           if (head && head !== row.head_sha) {
             await repos.refreshListing(row, head);

@@ -63,6 +63,9 @@ export async function resolveFileRoute({ services, caller, match, request, reply
   if (!checkRepoPath(path).ok) throw new AgoraError("EntryNotFound", "Entry not found", { headers: { "X-Repo-Commit": commit } });
   const entry = await services.files.fileEntry(repo, commit, path);
   const raw = match.op === "raw";
+  // After the access checks, so a repository the caller may not see is never described; after
+  // the entry lookup, so a missing file is still a 404.
+  await services.licensePolicy.guardDownload(repo, commit, path, { pointerOnly: raw && entry.lfs !== undefined, log: request.log });
   const lfs = raw ? undefined : entry.lfs;
   const size = lfs ? lfs.size : entry.blobSize;
   const etag = `"${lfs ? lfs.oid : entry.oid}"`;
