@@ -30,6 +30,16 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   app.addHook("onRequest", async (request, reply) => {
     reply.header("X-Request-Id", request.id);
   });
+  // Closing only drops connections idle at that moment: one still streaming a response would
+  // then stay open for the whole keep-alive timeout (72 s) and hold close() up. End such a
+  // connection as soon as its response is done.
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  app.addHook("onResponse", async (request) => {
+    if (closing) request.raw.socket?.end();
+  });
   registerCors(app);
   registerErrorHandling(app);
   registerBodyParsers(app);

@@ -13,6 +13,7 @@
 
 import { createHash } from "node:crypto";
 import http from "node:http";
+import net from "node:net";
 import assert from "node:assert/strict";
 
 export type RepoType = "model" | "dataset";
@@ -198,14 +199,14 @@ export async function repoInfo(baseUrl: string, repoId: string, options: { revis
 export type RawResponse = {
   status: number;
   headers: http.IncomingHttpHeaders;
-  /** Every body byte that arrived (for HEAD: what the server wrongly sent, normally nothing). */
+  /** The body bytes (always empty for HEAD, whatever the server sent). */
   body: Buffer;
 };
 
 /**
- * One request with node:http, which, unlike fetch, shows exactly what came over the wire: the
- * bytes of a HEAD body, a Content-Length that fetch would hide, duplicate headers. No
- * decompression (Accept-Encoding is whatever the caller sets), no redirect following.
+ * One request with node:http, which, unlike fetch, shows the response as sent: no
+ * decompression (Accept-Encoding is whatever the caller sets), no redirect following, headers
+ * fetch would hide. node:http never reads a HEAD body: use `socketRequest` to check that none is sent.
  */
 export function rawRequest(url: string, options: { method?: string; headers?: Record<string, string>; body?: Buffer | string } = {}): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
@@ -220,10 +221,50 @@ export function rawRequest(url: string, options: { method?: string; headers?: Re
   });
 }
 
+export type SocketResponse = {
+  status: number;
+  /** Header names lower-cased; repeated headers joined with ", ". */
+  headers: Record<string, string>;
+  /** Every byte the server sent after the blank line that ends the headers. */
+  bytesAfterHeaders: Buffer;
+};
+
 /**
- * Asserts the Hub's error wire format: `status`, `X-Error-Code: code` (when given), an
- * `X-Error-Message`, and a JSON body `{"error": ...}` whose text matches the header. Returns the
- * parsed body. Works with fetch Responses; pass `bodyText` if the body was already read.
+ * Sends one request over a bare TCP socket (`Connection: close`) and returns everything the
+ * server wrote. Unlike node:http, which never reads a body for a HEAD response, this shows
+ * whether body bytes really went over the wire.
+ */
+export function socketRequest(url: string, options: { method?: string; headers?: Record<string, string> } = {}): Promise<SocketResponse> {
+  const target = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(target.port || 80), target.hostname);
+    const chunks: Buffer[] = [];
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    socket.on("error", reject);
+    socket.on("end", () => {
+      const all = Buffer.concat(chunks);
+      const split = all.indexOf("\r\n\r\n");
+      if (split < 0) return reject(new Error(`no complete response head: ${JSON.stringify(all.toString("latin1").slice(0, 200))}`));
+      const [statusLine, ...lines] = all.subarray(0, split).toString("latin1").split("\r\n");
+      const headers: Record<string, string> = {};
+      for (const line of lines) {
+        const colon = line.indexOf(":");
+        const name = line.slice(0, colon).trim().toLowerCase();
+        const value = line.slice(colon + 1).trim();
+        headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+      }
+      resolve({ status: Number(statusLine.split(" ")[1]), headers, bytesAfterHeaders: all.subarray(split + 4) });
+    });
+    const extra = Object.entries(options.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+    socket.write(`${options.method ?? "GET"} ${target.pathname}${target.search} HTTP/1.1\r\nHost: ${target.host}\r\nConnection: close\r\n${extra}\r\n`);
+  });
+}
+
+/**
+ * Asserts the Hub's error wire format: `status`, `X-Error-Code: code`, an `X-Error-Message`,
+ * and a JSON body `{"error": ...}` whose text equals the header (when the message is short
+ * printable ASCII, which headers carry unchanged). Returns the parsed body. Works with fetch
+ * Responses; pass `bodyText` if the body was already read.
  */
 export async function assertHubError(response: Response, status: number, code: string, bodyText?: string): Promise<{ error: string } & Record<string, unknown>> {
   const text = bodyText ?? (await response.text());
@@ -235,6 +276,7 @@ export async function assertHubError(response: Response, status: number, code: s
   const body = JSON.parse(text) as { error: string } & Record<string, unknown>;
   assert.equal(typeof body.error, "string", "body.error is a string");
   assert.ok(body.error.length > 0);
+  if (/^[\x20-\x7e]*$/.test(body.error) && body.error.length <= 1000) assert.equal(message, body.error, "X-Error-Message and body.error agree");
   return body;
 }
 
