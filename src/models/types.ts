@@ -47,6 +47,12 @@ export type AttentionShape = {
   linearStateBytesPerLayer: number;
   /** Cached values per token per full/sliding layer (K and V together), e.g. 2 * kvHeads * headDim, or MLA's kv_lora_rank + rope dim. */
   kvValuesPerTokenPerLayer: number;
+  /**
+   * Cached values per token per sliding-window layer. Equal to kvValuesPerTokenPerLayer unless the
+   * family gives its local layers a different shape (Gemma 4: more KV heads of a smaller head_dim);
+   * then kvValuesPerTokenPerLayer is the full-attention layers' figure.
+   */
+  slidingKvValuesPerTokenPerLayer: number;
   kind: "mha" | "gqa" | "mqa" | "mla" | "none";
   heads: number | null;
   kvHeads: number | null;
