@@ -47,6 +47,16 @@ export type RepoRow = {
   pipeline_tag: string | null;
   library_name: string | null;
   likes: number;
+  /** Model intelligence (migration 2): see services/intelligence.ts. */
+  params_total?: number | null;
+  params_active?: number | null;
+  moe?: number | null;
+  license_id?: string | null;
+  license_class?: string | null;
+  commercial_use?: string | null;
+  /** Memory to run the model at Q4_K_M with a 4096-token context: the `fits=PROFILE` filter compares it. */
+  min_memory_bytes?: number | null;
+  intelligence?: string | null; // JSON of the `agora` object
 };
 
 export type AccessGrantRow = { repo_id: string; account_id: string; status: "pending" | "accepted" | "rejected"; created_at: string; fields: string | null };

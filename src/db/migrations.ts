@@ -67,4 +67,16 @@ export const migrations: string[][] = [
       PRIMARY KEY (repo_id, oid)
     )`,
   ],
+  [
+    // Model intelligence, recomputed whenever the default branch moves; the columns exist so that
+    // listings can filter on them in SQL. Parameter counts are integers; NULL = unknown.
+    `ALTER TABLE repos ADD COLUMN params_total INTEGER`,
+    `ALTER TABLE repos ADD COLUMN params_active INTEGER`,
+    `ALTER TABLE repos ADD COLUMN moe INTEGER`,
+    `ALTER TABLE repos ADD COLUMN license_id TEXT`,
+    `ALTER TABLE repos ADD COLUMN license_class TEXT`,
+    `ALTER TABLE repos ADD COLUMN commercial_use TEXT`,
+    `ALTER TABLE repos ADD COLUMN min_memory_bytes INTEGER`,
+    `ALTER TABLE repos ADD COLUMN intelligence TEXT`,
+  ],
 ];

@@ -14,6 +14,16 @@ export type RepoListQuery = {
   tags: string[];
   gated?: boolean;
   pipelineTag?: string;
+  /** Model intelligence filters (NULL columns never match a filter on them). */
+  moe?: boolean;
+  paramsMin?: number;
+  paramsMax?: number;
+  activeMin?: number;
+  activeMax?: number;
+  licenseClass?: string;
+  commercialUse?: string;
+  /** Largest min_memory_bytes allowed (from a hardware profile). */
+  maxMemoryBytes?: number;
   /** Account id of the caller, to include private repos they can read. */
   viewerId?: string;
   sort: "lastModified" | "createdAt" | "downloads" | "likes" | "id";
@@ -78,6 +88,14 @@ export function createReposStore(db: Db) {
       for (const tag of query.tags) q = q.where(sql<boolean>`EXISTS (SELECT 1 FROM json_each(repos.tags) WHERE json_each.value = ${tag})`);
       if (query.gated !== undefined) q = q.where("repos.gated", query.gated ? "!=" : "=", "false");
       if (query.pipelineTag !== undefined) q = q.where("repos.pipeline_tag", "=", query.pipelineTag);
+      if (query.moe !== undefined) q = q.where("repos.moe", "=", query.moe ? 1 : 0);
+      if (query.paramsMin !== undefined) q = q.where("repos.params_total", ">=", query.paramsMin);
+      if (query.paramsMax !== undefined) q = q.where("repos.params_total", "<=", query.paramsMax);
+      if (query.activeMin !== undefined) q = q.where("repos.params_active", ">=", query.activeMin);
+      if (query.activeMax !== undefined) q = q.where("repos.params_active", "<=", query.activeMax);
+      if (query.licenseClass !== undefined) q = q.where("repos.license_class", "=", query.licenseClass);
+      if (query.commercialUse !== undefined) q = q.where("repos.commercial_use", "=", query.commercialUse);
+      if (query.maxMemoryBytes !== undefined) q = q.where("repos.min_memory_bytes", "<=", query.maxMemoryBytes);
       const viewer = query.viewerId;
       q = q.where((eb) =>
         viewer

@@ -17,6 +17,7 @@ import { createLfsService } from "./lfs.ts";
 import { createCommitsService } from "./commits.ts";
 import { createGitPushService } from "./git-push.ts";
 import { createLicensePolicyService } from "./license-policy.ts";
+import { createIntelligenceService } from "./intelligence.ts";
 import { listRefs, removeStaleRefLocks } from "../git/bare-repo.ts";
 
 export type Services = ReturnType<typeof buildServices>;
@@ -33,6 +34,11 @@ export function buildServices(config: Config, options: { clock?: () => Date } = 
   const access = createAccessService({ repos: reposStore, accounts: accountsStore, reposService: repos, clock });
   const files = createFilesService({ reposService: repos, repos: reposStore, blobs, clock });
   const licensePolicy = createLicensePolicyService({ files, policy: config.licensePolicy });
+  const intelligence = createIntelligenceService({ files, licensePolicy });
+  repos.setListingFacts(async (row, head) => {
+    const repo = await reposStore.findById(row.id);
+    return repo ? intelligence.listingColumns(repo, head) : {};
+  });
   const lfs = createLfsService({ dataDir: config.dataDir, repos: reposStore, blobs, clock });
   const commits = createCommitsService({ dataDir: config.dataDir, reposService: repos, files, lfs, lock, maxRegularFileSize: config.maxRegularFileSize, clock });
 
@@ -49,6 +55,7 @@ export function buildServices(config: Config, options: { clock?: () => Date } = 
     access,
     files,
     licensePolicy,
+    intelligence,
     lfs,
     commits,
     gitPush,
@@ -66,7 +73,8 @@ export function buildServices(config: Config, options: { clock?: () => Date } = 
         try {
           await removeStaleRefLocks(repos.repoDir(row));
           const head = (await listRefs(repos.repoDir(row))).branches.get("main");
-          if (head && head !== row.head_sha) {
+          // also fills the model-intelligence columns of rows written before they existed
+          if (head && (head !== row.head_sha || row.intelligence == null)) {
             await repos.refreshListing(row, head);
             fixed++;
           }

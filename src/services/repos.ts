@@ -49,6 +49,8 @@ export function createReposService(deps: { dataDir: string; repos: ReposStore; a
   fs.mkdirSync(reposRoot, { recursive: true });
 
   const repoDir = (repo: Pick<RepoRow, "id">) => path.join(reposRoot, `${repo.id}.git`);
+  /** Extra listing columns computed from the files (model intelligence), set once at wiring time. */
+  let listingFacts: ((repo: Pick<RepoRow, "id">, head: string) => Promise<Partial<RepoRow>>) | undefined;
 
   /** The caller's role in a namespace: "owner" for their own, the membership role in an org. */
   async function namespaceRole(caller: Caller | null, namespace: string): Promise<"owner" | "admin" | "write" | "read" | undefined> {
@@ -78,6 +80,9 @@ export function createReposService(deps: { dataDir: string; repos: ReposStore; a
 
   const service = {
     repoDir,
+    setListingFacts(compute: typeof listingFacts) {
+      listingFacts = compute;
+    },
     canRead,
     canWrite,
     namespaceRole,
@@ -206,7 +211,9 @@ export function createReposService(deps: { dataDir: string; repos: ReposStore; a
         if (entry.path.endsWith(".safetensors")) fileTags.add("safetensors");
         if (entry.path.endsWith(".gguf")) fileTags.add("gguf");
       }
+      const facts = listingFacts ? await listingFacts(repo, head).catch(() => ({})) : {};
       await deps.repos.update(repo.id, {
+        ...facts,
         head_sha: head,
         last_modified: modifiedAt.toISOString(),
         card_data: card ? JSON.stringify(card) : null,

@@ -30,6 +30,7 @@ export async function repoInfoRoute({ services, caller, match, query, reply }: R
     const config = await readConfigSubset(services, repo, files);
     if (config) info.config = config;
   }
+  if (!expand.length || expand.includes("agora")) info.agora = await services.intelligence.factsAt(repo, commit);
   return reply.send(expand.length ? applyExpand(info, expand) : info);
 }
 
