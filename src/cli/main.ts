@@ -6,12 +6,16 @@ import { ConfigError, loadConfig, type Config } from "../config/config.ts";
 import { AgoraError } from "../errors.ts";
 import { buildServices, type Services } from "../services/index.ts";
 import { serve } from "./serve.ts";
+import { inspect } from "./inspect.ts";
+import { fit } from "./fit.ts";
+import { formatPolicyCheck, policyCheck } from "./policy-check.ts";
 
 const USAGE = `Usage: agora <command> [options]
 
 Commands:
-  serve [--port N] [--host H] [--data DIR] [--config FILE] [--public-url URL]
-                                         run the hub (default 127.0.0.1:8080, data in ./agora-data or $AGORA_DATA)
+  serve [--port N] [--host H] [--data DIR] [--config FILE] [--public-url URL] [--workers N]
+                                         run the hub (default 127.0.0.1:8080, data in ./agora-data or $AGORA_DATA;
+                                         --workers N: N processes share the port, default 1)
   token create --user NAME [--role read|write] [--expires DAYS] [--name LABEL]
                                          print a new token (creates the user if needed)
   token list [--user NAME]               list tokens (never their secret)
@@ -25,6 +29,17 @@ Commands:
   access list REPO
   repo create ID [--type model|dataset] [--private] [--gated auto|manual]
                                          create a repository as an administrator (allows one-segment ids like gpt2)
+  policy check REPO [--revision REV] [--json]
+                                         show a repository's license terms and the license policy's decision
+                                         (exit code 3 when the policy refuses the license)
+  inspect PATH [--json]                  parameters (total, active), architecture, context length and quantisation
+                                         of a model from its config.json, safetensors or GGUF headers (a file or a folder)
+  fit PATH|REPO (--hardware NAME | --memory GB --bandwidth GBps) [--context N] [--precision P]
+      [--runtime native|eager-python] [--kv-cache 16|8] [--hardware-file FILE] [--revision REV] [--json]
+                                         whether a model fits a machine (memory, verdict) and its decode speed, for every
+                                         precision or one; PATH is a config.json or model folder, REPO a hub model
+  fit --list-hardware [--hardware-file FILE]
+                                         the hardware profiles (built-in, and the hardwareProfiles file's)
 
 Every command accepts --data DIR and --config FILE. Repositories are "ns/name" for models and
 "datasets/ns/name" (or --type dataset) for datasets.`;
@@ -40,6 +55,7 @@ function configFrom(flags: Flags): Config {
       host: flags.host as string | undefined,
       publicUrl: flags["public-url"] as string | undefined,
       logLevel: flags["log-level"] as string | undefined,
+      workers: flags.workers as string | undefined,
     },
   });
 }
@@ -83,6 +99,7 @@ export async function main(argv: string[]): Promise<number> {
       config: { type: "string" },
       "public-url": { type: "string" },
       "log-level": { type: "string" },
+      workers: { type: "string" },
       user: { type: "string" },
       role: { type: "string" },
       expires: { type: "string" },
@@ -91,6 +108,18 @@ export async function main(argv: string[]): Promise<number> {
       type: { type: "string" },
       private: { type: "boolean" },
       gated: { type: "string" },
+      revision: { type: "string" },
+      json: { type: "boolean" },
+      // agora fit
+      hardware: { type: "string" },
+      "hardware-file": { type: "string" },
+      "list-hardware": { type: "boolean" },
+      memory: { type: "string" },
+      bandwidth: { type: "string" },
+      context: { type: "string" },
+      precision: { type: "string" },
+      runtime: { type: "string" },
+      "kv-cache": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -175,6 +204,40 @@ export async function main(argv: string[]): Promise<number> {
         out(`created ${type} ${id}`);
         return 0;
       });
+    case "policy":
+      return withServices(flags, async (s) => {
+        if (sub !== "check") throw new AgoraError("BadRequest", "unknown policy command: use check");
+        const { type, id } = repoArg(requireArg(args, 0, "repository"), flags.type);
+        const result = await policyCheck(s, type, id, typeof flags.revision === "string" ? flags.revision : "main");
+        if (flags.json) out(JSON.stringify(result, null, 2));
+        else for (const line of formatPolicyCheck(result)) out(line);
+        return result.decision.allowed ? 0 : 3;
+      });
+    case "inspect":
+      return inspect(requireArg(positionals, 1, "path to a model file or folder"), { json: flags.json === true }, out, (line) => console.error(line));
+    case "fit": {
+      const text = (name: keyof typeof flags) => (typeof flags[name] === "string" ? (flags[name] as string) : undefined);
+      const config = configFrom(flags);
+      return fit(
+        {
+          target: positionals[1],
+          listHardware: flags["list-hardware"] === true,
+          hardware: text("hardware"),
+          hardwareFile: text("hardware-file"),
+          memory: text("memory"),
+          bandwidth: text("bandwidth"),
+          context: text("context"),
+          precision: text("precision"),
+          runtime: text("runtime"),
+          kvCache: text("kv-cache"),
+          revision: text("revision"),
+          json: flags.json === true,
+        },
+        { configuredHardwareFile: config.hardwareProfiles, dataDir: config.dataDir, withServices: (work) => withServices(flags, work) },
+        out,
+        (line) => console.error(line),
+      );
+    }
     default:
       console.error(`agora: unknown command ${command}\n\n${USAGE}`);
       return 1;

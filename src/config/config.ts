@@ -7,6 +7,7 @@ import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { DEFAULT_LICENSE_POLICY, type LicensePolicy } from "../models/license-policy.ts";
 import { readLicensePolicy } from "./license-policy.ts";
+import { DEFAULT_MIRROR, readMirrorSettings, readUpstreams, type MirrorSettings, type Upstream } from "./mirror.ts";
 
 export type Config = Readonly<{
   host: string;
@@ -19,6 +20,14 @@ export type Config = Readonly<{
   maxRegularFileSize: number;
   /** Which licenses the hub serves files of (see license-policy.ts); off by default. */
   licensePolicy: LicensePolicy;
+  /** A JSON/YAML file of extra hardware profiles for `agora fit` (models/hardware-profiles.ts); "" = none. */
+  hardwareProfiles: string;
+  /** Processes serving requests (`agora serve`); above 1, a supervisor forks them (cli/serve.ts). */
+  workers: number;
+  /** Hubs a repository missing here is mirrored from, in order (config/mirror.ts); empty = no mirror. */
+  upstreams: readonly Upstream[];
+  /** Which repositories may be mirrored, branch freshness, offline mode. */
+  mirror: MirrorSettings;
 }>;
 
 export type ConfigSource = "default" | "file" | "env" | "flag";
@@ -38,16 +47,23 @@ const defaults: Config = {
   logLevel: "info",
   maxRegularFileSize: 10 * 1024 * 1024,
   licensePolicy: DEFAULT_LICENSE_POLICY,
+  hardwareProfiles: "",
+  workers: 1,
+  upstreams: [],
+  mirror: DEFAULT_MIRROR,
 };
 
 // licensePolicy is a mapping: each of its fields has its own variable (config/license-policy.ts).
-const envNames: Record<Exclude<keyof Config, "licensePolicy">, string> = {
+// upstreams and mirror read their variables in config/mirror.ts.
+const envNames: Record<Exclude<keyof Config, "licensePolicy" | "upstreams" | "mirror">, string> = {
   host: "AGORA_HOST",
   port: "AGORA_PORT",
   dataDir: "AGORA_DATA",
   publicUrl: "AGORA_PUBLIC_URL",
   logLevel: "AGORA_LOG_LEVEL",
   maxRegularFileSize: "AGORA_MAX_REGULAR_FILE_SIZE",
+  hardwareProfiles: "AGORA_HARDWARE_PROFILES",
+  workers: "AGORA_WORKERS",
 };
 
 const fileKeys: Record<string, keyof Config> = {
@@ -59,13 +75,17 @@ const fileKeys: Record<string, keyof Config> = {
   logLevel: "logLevel",
   maxRegularFileSize: "maxRegularFileSize",
   licensePolicy: "licensePolicy",
+  hardwareProfiles: "hardwareProfiles",
+  workers: "workers",
+  upstreams: "upstreams",
+  mirror: "mirror",
 };
 
 export type ConfigInput = {
   /** Path of a configuration file; defaults to $AGORA_CONFIG, else none. */
   configFile?: string;
   env?: NodeJS.ProcessEnv;
-  flags?: Partial<Record<keyof Config, string | number>>;
+  flags?: Partial<Record<keyof Config, string | number | string[]>>;
 };
 
 export function loadConfig(input: ConfigInput = {}): Config {
@@ -138,6 +158,12 @@ function validate(raw: Record<string, { value: unknown; from: string }>, env: No
   if (!levels.includes(logLevel)) problems.push(`logLevel must be one of ${levels.join(", ")} (got ${JSON.stringify(logLevel)} from ${raw.logLevel.from})`);
   const maxRegularFileSize = int("maxRegularFileSize", 0, 2 ** 40);
   const licensePolicy = readLicensePolicy(raw.licensePolicy.from === "default" ? undefined : raw.licensePolicy, env, problems);
+  // The file itself is read and validated by `agora fit` when used; here only its path.
+  const hardwareProfilesPath = str("hardwareProfiles").trim();
+  const hardwareProfiles = hardwareProfilesPath ? path.resolve(hardwareProfilesPath) : "";
+  const workers = int("workers", 1, 256);
+  const upstreams = readUpstreams(raw.upstreams, env, problems);
+  const mirror = readMirrorSettings(raw.mirror, env, problems);
   if (problems.length) throw new ConfigError(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
-  return { host, port, dataDir, publicUrl, logLevel, maxRegularFileSize, licensePolicy };
+  return { host, port, dataDir, publicUrl, logLevel, maxRegularFileSize, licensePolicy, hardwareProfiles, workers, upstreams, mirror };
 }
