@@ -44,6 +44,11 @@ export const errorCodes = {
       "Agora serves files over plain HTTP and LFS, not Xet. Set HF_HUB_DISABLE_XET=1 in the client's environment (or uninstall hf_xet) and retry.",
     description: "Xet token endpoints; clients must use LFS.",
   },
+  UpstreamUnavailable: {
+    status: 503,
+    message: "The upstream hub this repository is mirrored from cannot be reached",
+    description: "Pull-through mirror: the repository (or file) is not cached yet and the upstream is down, slow or answered with an error; retry later.",
+  },
   Internal: { status: 500, message: "Internal error", description: "An unexpected failure; the log has details." },
 } as const satisfies Record<string, { status: number; message: string; description: string }>;
 

@@ -9,11 +9,12 @@ import { serve } from "./serve.ts";
 import { inspect } from "./inspect.ts";
 import { fit } from "./fit.ts";
 import { formatPolicyCheck, policyCheck } from "./policy-check.ts";
+import { mirrorPrefetch, mirrorStatus } from "./mirror.ts";
 
 const USAGE = `Usage: agora <command> [options]
 
 Commands:
-  serve [--port N] [--host H] [--data DIR] [--config FILE] [--public-url URL] [--workers N]
+  serve [--port N] [--host H] [--data DIR] [--config FILE] [--public-url URL] [--workers N] [--upstream URL]...
                                          run the hub (default 127.0.0.1:8080, data in ./agora-data or $AGORA_DATA;
                                          --workers N: N processes share the port, default 1)
   token create --user NAME [--role read|write] [--expires DAYS] [--name LABEL]
@@ -38,13 +39,16 @@ Commands:
       [--runtime native|eager-python] [--kv-cache 16|8] [--hardware-file FILE] [--revision REV] [--json]
                                          whether a model fits a machine (memory, verdict) and its decode speed, for every
                                          precision or one; PATH is a config.json or model folder, REPO a hub model
+  mirror status [--json]                 mirrored repositories, their cached LFS bytes, and the upstreams' health
+  mirror prefetch REPO[@REV] [--include GLOB]...
+                                         fetch a repository from the upstream and its LFS objects (those matching a glob)
   fit --list-hardware [--hardware-file FILE]
                                          the hardware profiles (built-in, and the hardwareProfiles file's)
 
 Every command accepts --data DIR and --config FILE. Repositories are "ns/name" for models and
 "datasets/ns/name" (or --type dataset) for datasets.`;
 
-type Flags = Record<string, string | boolean | undefined>;
+type Flags = Record<string, string | string[] | boolean | undefined>;
 
 function configFrom(flags: Flags): Config {
   return loadConfig({
@@ -56,6 +60,7 @@ function configFrom(flags: Flags): Config {
       publicUrl: flags["public-url"] as string | undefined,
       logLevel: flags["log-level"] as string | undefined,
       workers: flags.workers as string | undefined,
+      upstreams: flags.upstream as string[] | undefined,
     },
   });
 }
@@ -100,6 +105,8 @@ export async function main(argv: string[]): Promise<number> {
       "public-url": { type: "string" },
       "log-level": { type: "string" },
       workers: { type: "string" },
+      upstream: { type: "string", multiple: true },
+      include: { type: "string", multiple: true },
       user: { type: "string" },
       role: { type: "string" },
       expires: { type: "string" },
@@ -212,6 +219,15 @@ export async function main(argv: string[]): Promise<number> {
         if (flags.json) out(JSON.stringify(result, null, 2));
         else for (const line of formatPolicyCheck(result)) out(line);
         return result.decision.allowed ? 0 : 3;
+      });
+    case "mirror":
+      return withServices(flags, async (s) => {
+        if (sub === "status") return mirrorStatus(s, out, { json: flags.json === true });
+        if (sub !== "prefetch") throw new AgoraError("BadRequest", "unknown mirror command: use status or prefetch");
+        const spec = requireArg(args, 0, "repository");
+        const at = spec.lastIndexOf("@");
+        const { type, id } = repoArg(at > 0 ? spec.slice(0, at) : spec, flags.type);
+        return mirrorPrefetch(s, { type, id, rev: at > 0 ? spec.slice(at + 1) : "main" }, (flags.include as string[] | undefined) ?? [], out);
       });
     case "inspect":
       return inspect(requireArg(positionals, 1, "path to a model file or folder"), { json: flags.json === true }, out, (line) => console.error(line));

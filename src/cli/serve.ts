@@ -1,23 +1,34 @@
 // `agora serve`: build the services and the app, listen, print the URL, and shut down
 // gracefully on SIGINT/SIGTERM (stop accepting, finish in-flight requests, close the database).
+//
+// With `workers` > 1 this process supervises that many worker processes (node:cluster) sharing
+// the listening socket: a Node process moves response bytes on one thread, so several processes
+// let concurrent downloads use several cores. What requests share lives in SQLite (WAL) and git,
+// both safe across processes, and ref updates are compare-and-swap, so workers stay consistent.
 
+import cluster from "node:cluster";
 import type { Config } from "../config/config.ts";
 import { buildServices } from "../services/index.ts";
 import { buildApp } from "../http/app.ts";
 
 export async function serve(config: Config): Promise<void> {
+  if (config.workers > 1 && cluster.isPrimary) return supervise(config);
   const services = buildServices(config);
-  await services.reconcileListings();
+  if (cluster.isPrimary) await services.reconcileListings(); // workers: the supervisor did it
   const app = await buildApp(services);
-  const address = await app.listen({ port: config.port, host: config.host });
+  const address = await app.listen({ port: config.port, host: config.host }).catch((error: unknown) => {
+    cluster.worker?.disconnect(); // a worker stays alive while connected to the supervisor
+    throw error;
+  });
   const url = config.publicUrl || address;
-  process.stdout.write(`Agora is listening on ${url} (data: ${config.dataDir})\n`);
+  if (cluster.isWorker) process.send!({ listening: url });
+  else process.stdout.write(`Agora is listening on ${url} (data: ${config.dataDir})\n`);
 
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
-    process.stdout.write(`received ${signal}, shutting down\n`);
+    if (cluster.isPrimary) process.stdout.write(`received ${signal}, shutting down\n`);
     const timer = setTimeout(() => process.exit(1), 30_000);
     timer.unref();
     await app.close();
@@ -26,4 +37,46 @@ export async function serve(config: Config): Promise<void> {
   };
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
+}
+
+/** Runs the start-up reconciliation once, forks the workers, replaces one that dies, and stops them all on SIGINT/SIGTERM. */
+async function supervise(config: Config): Promise<void> {
+  const services = buildServices(config);
+  await services.reconcileListings();
+  await services.close();
+
+  let ready = 0;
+  let closing = false;
+  const stopAll = (signal: NodeJS.Signals) => {
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
+  };
+  cluster.on("message", (_worker, message: { listening?: string }) => {
+    if (message?.listening && ++ready === config.workers) {
+      process.stdout.write(`Agora is listening on ${message.listening} (data: ${config.dataDir}, workers: ${config.workers})\n`);
+    }
+  });
+  cluster.on("exit", (worker, code, signal) => {
+    if (!closing && ready >= config.workers) {
+      process.stderr.write(`agora: worker ${worker.process.pid} exited (${signal ?? `code ${code}`}); starting another\n`);
+      cluster.fork();
+      return;
+    }
+    if (!closing) {
+      // A worker that cannot start (port taken, bad data directory): the others cannot either.
+      closing = true;
+      process.exitCode = 1;
+      stopAll("SIGTERM");
+    }
+    if (Object.keys(cluster.workers ?? {}).length === 0) process.exit();
+  });
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (closing) return;
+    closing = true;
+    process.stdout.write(`received ${signal}, shutting down\n`);
+    setTimeout(() => process.exit(1), 35_000).unref(); // workers give up after 30 s themselves
+    stopAll("SIGTERM");
+  };
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  for (let i = 0; i < config.workers; i++) cluster.fork();
 }

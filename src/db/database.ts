@@ -57,6 +57,13 @@ export type RepoRow = {
   /** Memory to run the model at Q4_K_M with a 4096-token context: the `fits=PROFILE` filter compares it. */
   min_memory_bytes?: number | null;
   intelligence?: string | null; // JSON of the `agora` object
+  /** Pull-through mirror (migration 3): 1 for a read-only copy of an upstream hub's repository. */
+  mirrored?: number;
+  upstream_url?: string | null;
+  /** The upstream's `gated` value when last fetched (the row's `gated` follows it). */
+  upstream_gated?: string | null;
+  /** When the branches were last fetched from the upstream (ISO time). */
+  refs_fetched_at?: string | null;
 };
 
 export type AccessGrantRow = { repo_id: string; account_id: string; status: "pending" | "accepted" | "rejected"; created_at: string; fields: string | null };

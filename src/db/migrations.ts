@@ -79,4 +79,12 @@ export const migrations: string[][] = [
     `ALTER TABLE repos ADD COLUMN min_memory_bytes INTEGER`,
     `ALTER TABLE repos ADD COLUMN intelligence TEXT`,
   ],
+  [
+    // Pull-through mirror (services/mirror.ts): a mirrored repository is a local row whose git
+    // directory is fetched from the upstream hub it came from.
+    `ALTER TABLE repos ADD COLUMN mirrored INTEGER NOT NULL DEFAULT 0`,
+    `ALTER TABLE repos ADD COLUMN upstream_url TEXT`,
+    `ALTER TABLE repos ADD COLUMN upstream_gated TEXT`,
+    `ALTER TABLE repos ADD COLUMN refs_fetched_at TEXT`,
+  ],
 ];

@@ -60,6 +60,7 @@ export function repoSummaryJson(repo: Repo): Record<string, unknown> {
     trendingScore: 0,
     tags: JSON.parse(repo.tags) as string[],
   };
+  if (repo.mirrored) base.mirrored = true;
   if (repo.type === "model") {
     base.modelId = id;
     if (repo.pipeline_tag) base.pipeline_tag = repo.pipeline_tag;

@@ -93,6 +93,14 @@ export function createFilesService(deps: { reposService: ReposService; repos: Re
       return range ? stream.pipe(sliceStream(range.start, range.end)) : stream;
     },
 
+    /** The local file holding an LFS file's bytes, when the blob store keeps objects as files (checked as openContent does). */
+    async lfsLocalPath(entry: FileEntry): Promise<string | undefined> {
+      if (!entry.lfs || !deps.blobs.localPath) return undefined;
+      const stat = await deps.blobs.stat(entry.lfs.oid);
+      if (!stat || stat.size !== entry.lfs.size) throw new AgoraError("Internal", `LFS object ${entry.lfs.oid} of ${entry.path} is missing from the store`);
+      return deps.blobs.localPath(entry.lfs.oid);
+    },
+
     readRegularFile: (repo: Repo, entry: FileEntry) => readBlob(dirOf(repo), entry.oid),
 
     /** Entries directly under (or, recursive, anywhere under) `folder` ("" = root). */
@@ -161,6 +169,8 @@ export function createFilesService(deps: { reposService: ReposService; repos: Re
     if (safetensorsCache.has(key)) return safetensorsCache.get(key) ?? undefined;
     let result: SafetensorsSummary | null = null;
     const size = file.lfs.size;
+    // A mirrored repository's object may not be fetched yet: unknown for now, not cached.
+    if ((await deps.blobs.stat(key))?.size !== size) return undefined;
     if (size >= 10) {
       const prefix = await readRange(deps.blobs, key, 0, 7);
       const length = safetensorsHeaderLength(prefix, size);

@@ -6,6 +6,8 @@
 
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
+import fsp from "node:fs/promises";
+import path from "node:path";
 import { runGit } from "../git/run-git.ts";
 import { MAX_POINTER_SIZE, parseLfsPointer } from "../git/lfs-pointer.ts";
 import { ZERO_OID } from "../git/bare-repo.ts";
@@ -34,9 +36,15 @@ async function holdWhileTestGateExists(): Promise<void> {
   while (fs.existsSync(gate) && Date.now() - started < 120_000) await new Promise((r) => setTimeout(r, 50));
 }
 
-export function createGitPushService(deps: { reposService: ReposService; repos: ReposStore; blobs: BlobStore; maxRegularFileSize: number }) {
-  /** Pushes in flight: hook secret → repository. */
-  const pending = new Map<string, Repo>();
+export function createGitPushService(deps: { dataDir: string; reposService: ReposService; repos: ReposStore; blobs: BlobStore; maxRegularFileSize: number }) {
+  /**
+   * Pushes in flight: one file per hook secret, holding the repository id. Files rather than
+   * memory, so the hook's call back may reach any worker process (`agora serve --workers N`).
+   * A crash mid-push leaves its file behind, harmless: only that push's hook knew the secret.
+   */
+  const pendingDir = path.join(deps.dataDir, "pushes");
+  fs.mkdirSync(pendingDir, { recursive: true });
+  const pendingFile = (secret: string) => path.join(pendingDir, secret);
 
   async function check(repo: Repo, updates: RefUpdate[], quarantine: Record<string, string>): Promise<PushVerdict> {
     const dir = deps.reposService.repoDir(repo);
@@ -105,12 +113,14 @@ export function createGitPushService(deps: { reposService: ReposService; repos: 
     /** Registers a push about to run; the secret lets only its own hook call back. */
     begin(repo: Repo): { secret: string; end: () => void } {
       const secret = randomBytes(24).toString("hex");
-      pending.set(secret, repo);
-      return { secret, end: () => pending.delete(secret) };
+      fs.writeFileSync(pendingFile(secret), repo.id, { mode: 0o600 });
+      return { secret, end: () => fs.rmSync(pendingFile(secret), { force: true }) };
     },
 
     async verdict(secret: string, updates: unknown, quarantine: unknown): Promise<PushVerdict | undefined> {
-      const repo = pending.get(secret);
+      if (!/^[0-9a-f]{48}$/.test(secret)) return undefined;
+      const repoId = await fsp.readFile(pendingFile(secret), "utf8").catch(() => undefined);
+      const repo = repoId === undefined ? undefined : await deps.repos.findById(repoId);
       if (!repo) return undefined;
       await holdWhileTestGateExists();
       if (!Array.isArray(updates)) return { ok: false, message: "malformed hook request" };

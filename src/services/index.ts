@@ -18,6 +18,7 @@ import { createCommitsService } from "./commits.ts";
 import { createGitPushService } from "./git-push.ts";
 import { createLicensePolicyService } from "./license-policy.ts";
 import { createIntelligenceService } from "./intelligence.ts";
+import { createMirrorService } from "./mirror.ts";
 import { listRefs, removeStaleRefLocks } from "../git/bare-repo.ts";
 
 export type Services = ReturnType<typeof buildServices>;
@@ -42,7 +43,8 @@ export function buildServices(config: Config, options: { clock?: () => Date } = 
   const lfs = createLfsService({ dataDir: config.dataDir, repos: reposStore, blobs, clock });
   const commits = createCommitsService({ dataDir: config.dataDir, reposService: repos, files, lfs, lock, maxRegularFileSize: config.maxRegularFileSize, clock });
 
-  const gitPush = createGitPushService({ reposService: repos, repos: reposStore, blobs, maxRegularFileSize: config.maxRegularFileSize });
+  const gitPush = createGitPushService({ dataDir: config.dataDir, reposService: repos, repos: reposStore, blobs, maxRegularFileSize: config.maxRegularFileSize });
+  const mirror = createMirrorService({ config, db, repos: reposStore, accounts: accountsStore, reposService: repos, blobs, clock });
 
   return {
     config,
@@ -59,6 +61,7 @@ export function buildServices(config: Config, options: { clock?: () => Date } = 
     lfs,
     commits,
     gitPush,
+    mirror,
     /** The per-repository write lock shared by API commits, ref changes and git pushes. */
     lock,
     clock,

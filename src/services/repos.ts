@@ -108,6 +108,7 @@ export function createReposService(deps: { dataDir: string; repos: ReposStore; a
     async findWritable(caller: Caller | null, type: RepoType, id: string): Promise<Repo> {
       if (!caller) throw new AgoraError("AuthRequired", "You must be authenticated with a write token to change a repository");
       const repo = await service.findReadable(caller, type, id);
+      if (repo.mirrored) throw new AgoraError("Forbidden", `${repoFullId(repo)} is a read-only mirror of ${repo.upstream_url ?? "an upstream hub"}`);
       if (!(await canWrite(caller, repo))) {
         throw new AgoraError("Forbidden", caller.token.role !== "write" ? "This token has the read role; writes need a write token" : `You don't have write access to ${repoFullId(repo)}`);
       }

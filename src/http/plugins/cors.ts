@@ -5,7 +5,7 @@ import type { FastifyInstance } from "fastify";
 
 const EXPOSED = [
   "X-Repo-Commit", "X-Request-Id", "X-Error-Code", "X-Error-Message", "X-Total-Count", "ETag", "Link",
-  "Accept-Ranges", "Content-Range", "X-Linked-Etag", "X-Linked-Size", "Content-Length", "Content-Disposition",
+  "Accept-Ranges", "Content-Range", "X-Linked-Etag", "X-Linked-Size", "Content-Length", "Content-Disposition", "X-HF-Warning",
 ].join(", ");
 
 export function registerCors(app: FastifyInstance): void {

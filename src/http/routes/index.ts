@@ -39,6 +39,21 @@ import { gitHookRoute } from "./git-hook.ts";
 
 type Method = "GET" | "HEAD" | "POST" | "PUT" | "DELETE";
 
+/** Reads that make a missing repository fall through to the mirror's upstreams (services/mirror.ts); the value: whether a stale branch is revalidated first. */
+const mirrorReads: Partial<Record<RepoOp, boolean>> = {
+  info: true,
+  revision: true,
+  tree: true,
+  "paths-info": true,
+  refs: true,
+  commits: true,
+  resolve: true,
+  raw: true,
+  "git-info-refs": true,
+  "git-upload-pack": false,
+  "ask-access": false,
+};
+
 /** op → method → handler, for `/api/{models|datasets}/{id}/...`. */
 const apiRepoRoutes: Partial<Record<RepoOp, Partial<Record<Method, RepoRouteHandler>>>> = {
   info: { GET: repoInfoRoute },
@@ -118,6 +133,11 @@ async function dispatch(
     }
   }
   const handler = table[chosen.op]![request.method as Method]!;
+  const refresh = mirrorReads[chosen.op];
+  if (refresh !== undefined && services.mirror.enabled) {
+    const warning = await services.mirror.prepare(chosen.repoType, chosen.repoId, chosen.rev, { refresh });
+    if (warning) reply.header("X-HF-Warning", warning);
+  }
   return handler({
     request,
     reply,

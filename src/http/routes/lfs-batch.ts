@@ -21,7 +21,9 @@ export async function lfsBatchRoute({ services, caller, match, request, reply, b
     await services.access.assertFileAccess(caller, readable, request.raw.url ?? "");
     return readable;
   });
-  const objects = await services.lfs.batch(repo, body.operation, body.objects, baseUrl);
+  let objects = await services.lfs.batch(repo, body.operation, body.objects, baseUrl);
+  // Objects of a mirrored repository not fetched from its upstream yet (services/mirror.ts).
+  if (repo.mirrored && operation === "download") objects = await services.mirror.completeBatch(repo, objects, baseUrl, request.headers.authorization);
   reply.header("Content-Type", "application/vnd.git-lfs+json");
   return reply.send(JSON.stringify({ transfer: "basic", objects, hash_algo: "sha256" }));
 }

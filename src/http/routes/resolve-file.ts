@@ -7,6 +7,7 @@ import { AgoraError } from "../../errors.ts";
 import { parseBooleanParam } from "../../lib/booleans.ts";
 import { checkRepoPath } from "../../lib/repo-paths.ts";
 import { queryValue, type RepoRouteContext } from "../route-context.ts";
+import { sendFileRange } from "../send-file.ts";
 
 type ByteRange = { start: number; end: number };
 
@@ -105,6 +106,13 @@ export async function resolveFileRoute({ services, caller, match, request, reply
   if (range) reply.header("Content-Range", `bytes ${range.start}-${range.end}/${size}`);
   reply.header("Content-Length", String(length));
   if (request.method === "HEAD") return reply.send();
+  if (lfs && repo.mirrored && (await services.blobs.stat(lfs.oid))?.size !== lfs.size) {
+    // Not fetched from the upstream yet (services/mirror.ts); undefined: another request just stored it.
+    const fetched = await services.mirror.openLfs(repo, commit, path, lfs, range);
+    if (fetched) return reply.send(fetched);
+  }
+  const file = lfs ? await services.files.lfsLocalPath(entry) : undefined;
+  if (file) return sendFileRange(reply, file, range ? range.start : 0, range ? range.end : size - 1);
   const stream = raw && entry.lfs ? await services.files.openContent(repo, { ...entry, lfs: undefined }, range) : await services.files.openContent(repo, entry, range);
   return reply.send(stream);
 }

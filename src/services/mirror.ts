@@ -1,0 +1,548 @@
+// Pull-through mirror: a repository missing here is looked up on the configured upstream hubs
+// and, when one has it, becomes a local, read-only repository row marked `mirrored`.
+//
+// - Metadata: the row's bare git directory is filled by `git fetch` from the upstream's git smart
+//   HTTP, pointers only (git/fetch-upstream.ts). Commit ids are the upstream's, so revisions pinned
+//   by commit id keep resolving locally forever, and info/tree/paths-info/refs/commits are served
+//   from local git like any repository.
+// - Freshness: a branch name is revalidated with a short fetch once its refs are older than
+//   `mirror.maxAgeSeconds`. When the upstream is down or slow the cached refs are served with
+//   `X-HF-Warning: agora-mirror; upstream unavailable, serving cached refs from <time>`.
+// - LFS content is fetched on the first download of an object: streamed to that client and into
+//   a blob-store writer at the same time; the last chunk is held back until the SHA-256 and size
+//   match the pointer, then the response ends and the object is published. On a mismatch or an
+//   upstream failure the client's response is aborted (never a short or wrong complete file)
+//   and nothing is published.
+// - Single flight: one upstream fetch per missing object in this process. Requests arriving
+//   while it runs wait for the publish and are then served from the store (they receive no
+//   bytes until the object is verified). With `workers` > 1 each worker process has its own
+//   single flight; the store's verified, atomic publish keeps concurrent fetches safe.
+// - Ranged reads of an object not in the store are forwarded to the upstream and streamed
+//   through without caching, so reading a header does not pull a whole file.
+// - A namespace that exists locally (an account or a local repository) never falls through.
+// - Upstream private repositories are not mirrored; gated ones stay gated with the upstream's mode.
+
+import { once } from "node:events";
+import { PassThrough, Readable } from "node:stream";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import { sql } from "kysely";
+import { AgoraError } from "../errors.ts";
+import type { Config } from "../config/config.ts";
+import { globMatches, type Upstream } from "../config/mirror.ts";
+import type { Db, RepoRow } from "../db/database.ts";
+import type { ReposStore, RepoType } from "../db/repos-store.ts";
+import type { AccountsStore } from "../db/accounts-store.ts";
+import type { BlobStore } from "../storage/blob-store.ts";
+import { commitExists, COMMIT_OID, initBareRepo, listRefs, readSnapshot, removeRepoDir } from "../git/bare-repo.ts";
+import { fetchFromUpstream, FetchTimeoutError } from "../git/fetch-upstream.ts";
+import { newObjectId } from "../lib/ids.ts";
+import { parseRepoId, repoFullId, type Repo, type ReposService } from "./repos.ts";
+import type { LfsBatchResult } from "./lfs.ts";
+
+const INFO_TIMEOUT_MS = 5_000;
+const FIRST_FETCH_TIMEOUT_MS = 60_000;
+const REVALIDATE_TIMEOUT_MS = 5_000;
+const BODY_HEADERS_TIMEOUT_MS = 15_000;
+const BODY_IDLE_TIMEOUT_MS = 60_000;
+const MAX_REDIRECTS = 5;
+/** How long "no upstream has this repository" is remembered, so misses do not hammer the upstreams. */
+const MISS_TTL_MS = 30_000;
+const MISS_CACHE_SIZE = 10_000;
+/** After a revalidation timed out, stale refs are served at once (with the warning) for this long. */
+const RETRY_AFTER_TIMEOUT_MS = 30_000;
+
+type LfsRef = { oid: string; size: number };
+
+export type UpstreamHealth = { url: string; ok: boolean; status?: number; error?: string; ms: number };
+
+export function createMirrorService(deps: {
+  config: Config;
+  db: Db;
+  repos: ReposStore;
+  accounts: AccountsStore;
+  reposService: ReposService;
+  blobs: BlobStore;
+  clock?: () => Date;
+}) {
+  const clock = deps.clock ?? (() => new Date());
+  const { upstreams, mirror: settings } = deps.config;
+  const creating = new Map<string, Promise<Repo | undefined>>();
+  const refreshing = new Map<string, Promise<void>>();
+  const fetchingObjects = new Map<string, Promise<void>>();
+  const misses = new Map<string, number>(); // key → time the upstreams said "not found"
+  const timedOut = new Map<string, number>(); // repo id → time its last revalidation timed out
+  /** Upstream requests for LFS bodies made by this process (whole objects, not ranges). */
+  let objectFetches = 0;
+
+  const enabled = upstreams.length > 0;
+  const urlOf = (upstream: Upstream, type: RepoType, id: string) => `${upstream.url}/${type === "dataset" ? "datasets/" : ""}${id}`;
+  const upstreamOf = (repo: Pick<RepoRow, "upstream_url">): Upstream | undefined => upstreams.find((u) => u.url === repo.upstream_url);
+
+  function unavailable(what: string, cause?: unknown): AgoraError {
+    const detail = cause instanceof Error ? `: ${cause.message}` : typeof cause === "string" ? `: ${cause}` : "";
+    return new AgoraError("UpstreamUnavailable", `${what}${detail}`.slice(0, 900), { cause });
+  }
+
+  function allowed(type: RepoType, id: string): boolean {
+    const key = type === "dataset" ? `datasets/${id}` : id;
+    return settings.allow.some((g) => globMatches(g, key)) && !settings.deny.some((g) => globMatches(g, key));
+  }
+
+  async function namespaceIsLocal(namespace: string): Promise<boolean> {
+    if (!namespace) return false;
+    if (await deps.accounts.findByName(namespace)) return true;
+    const local = await deps.db
+      .selectFrom("repos")
+      .select("id")
+      .where(sql`namespace COLLATE NOCASE`, "=", namespace)
+      .where("mirrored", "=", 0)
+      .executeTakeFirst();
+    return local !== undefined;
+  }
+
+  /** GET (following redirects here, server-side) with the token only on the upstream's own origin. */
+  async function upstreamGet(upstream: Upstream, url: string, options: { headers?: Record<string, string>; timeoutMs: number }) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new Error(`no answer within ${options.timeoutMs} ms`)), options.timeoutMs);
+    const origin = new URL(upstream.url).origin;
+    try {
+      let current = url;
+      for (let hop = 0; ; hop++) {
+        const headers: Record<string, string> = { "Accept-Encoding": "identity", "User-Agent": "agora-mirror", ...options.headers };
+        if (upstream.token && new URL(current).origin === origin) headers.Authorization = `Bearer ${upstream.token}`;
+        const response = await fetch(current, { headers, redirect: "manual", signal: controller.signal });
+        const location = response.headers.get("location");
+        if (response.status >= 300 && response.status < 400 && location && hop < MAX_REDIRECTS) {
+          await response.body?.cancel().catch(() => {});
+          current = new URL(location, current).toString();
+          if (!/^https?:$/.test(new URL(current).protocol)) throw new Error(`redirect to ${new URL(current).protocol} refused`);
+          continue;
+        }
+        clearTimeout(timer);
+        return { response, controller };
+      }
+    } catch (error) {
+      clearTimeout(timer);
+      throw error;
+    }
+  }
+
+  async function fetchRefs(row: Pick<RepoRow, "id" | "type" | "namespace" | "name" | "upstream_url">, timeoutMs: number): Promise<void> {
+    const upstream = upstreamOf(row);
+    if (!upstream) throw new Error(`upstream ${row.upstream_url} is no longer configured`);
+    await fetchFromUpstream(deps.reposService.repoDir(row), urlOf(upstream, row.type, repoFullId(row)), { token: upstream.token, timeoutMs });
+  }
+
+  /** Moves the row's bookkeeping after a successful fetch; recomputes the listing when main moved. */
+  async function afterFetch(row: Repo): Promise<void> {
+    const head = (await listRefs(deps.reposService.repoDir(row))).branches.get("main") ?? null;
+    await deps.repos.update(row.id, { refs_fetched_at: clock().toISOString() });
+    if (head && head !== row.head_sha) await deps.reposService.refreshListing(row, head);
+  }
+
+  /** Follows a change of the upstream's `gated` mode (best effort: on failure the last known mode stays). */
+  async function refreshGated(repo: Repo): Promise<void> {
+    const upstream = upstreamOf(repo);
+    if (!upstream) return;
+    try {
+      const { response } = await upstreamGet(upstream, `${upstream.url}/api/${repo.type === "dataset" ? "datasets" : "models"}/${repoFullId(repo)}`, { timeoutMs: INFO_TIMEOUT_MS });
+      if (response.status !== 200) return void (await response.body?.cancel().catch(() => {}));
+      const info = (await response.json()) as { gated?: unknown };
+      const gated: RepoRow["gated"] = info.gated === "auto" || info.gated === "manual" ? info.gated : "false";
+      if (gated !== repo.gated || gated !== repo.upstream_gated) await deps.repos.update(repo.id, { gated, upstream_gated: gated });
+    } catch {
+      // the refs were fetched; the mode is checked again at the next revalidation
+    }
+  }
+
+  /** Looks the repository up on the upstreams and creates the mirrored row; undefined if none has it. */
+  async function create(type: RepoType, id: string): Promise<Repo | undefined> {
+    let lastFailure: unknown;
+    for (const upstream of upstreams) {
+      let info: { id?: unknown; private?: unknown; gated?: unknown };
+      try {
+        const { response } = await upstreamGet(upstream, `${upstream.url}/api/${type === "dataset" ? "datasets" : "models"}/${id}`, { timeoutMs: INFO_TIMEOUT_MS });
+        if (response.status === 401 || response.status === 403 || response.status === 404) {
+          await response.body?.cancel().catch(() => {});
+          continue;
+        }
+        if (response.status !== 200) {
+          await response.body?.cancel().catch(() => {});
+          lastFailure = `${upstream.url} answered ${response.status}`;
+          continue;
+        }
+        info = (await response.json()) as typeof info;
+      } catch (error) {
+        lastFailure = error;
+        continue;
+      }
+      if (info.private === true) continue; // never turn an upstream private repository into a readable local one
+      const canonical = typeof info.id === "string" && info.id.toLowerCase() === id.toLowerCase() ? info.id : id;
+      const { namespace, name } = parseRepoId(canonical);
+      const gated: RepoRow["gated"] = info.gated === "auto" || info.gated === "manual" ? info.gated : "false";
+      const now = clock().toISOString();
+      const row: RepoRow = {
+        id: newObjectId(),
+        type,
+        namespace,
+        name,
+        private: 0,
+        gated,
+        created_at: now,
+        last_modified: now,
+        head_sha: null,
+        card_data: null,
+        tags: "[]",
+        pipeline_tag: null,
+        library_name: null,
+        likes: 0,
+        mirrored: 1,
+        upstream_url: upstream.url,
+        upstream_gated: gated,
+        refs_fetched_at: now,
+      };
+      const dir = deps.reposService.repoDir(row);
+      try {
+        await initBareRepo(dir);
+        await fetchRefs(row, FIRST_FETCH_TIMEOUT_MS);
+      } catch (error) {
+        removeRepoDir(dir);
+        lastFailure = error;
+        continue;
+      }
+      try {
+        await deps.repos.insert(row);
+      } catch (error) {
+        removeRepoDir(dir);
+        const raced = String(error).includes("UNIQUE") ? await deps.repos.find(type, namespace, name) : undefined;
+        if (raced) return raced;
+        throw error;
+      }
+      const created = (await deps.repos.findById(row.id))!;
+      await afterFetch(created);
+      return (await deps.repos.findById(row.id))!;
+    }
+    if (lastFailure !== undefined) throw unavailable(`${type === "dataset" ? "datasets/" : ""}${id} is not cached here and no upstream could be asked for it`, lastFailure);
+    return undefined;
+  }
+
+  /** Revalidates the refs of a mirrored repository; answers the warning to send when it could not. */
+  async function freshen(repo: Repo, rev: string | undefined, force = false): Promise<string | undefined> {
+    if (!repo.mirrored) return undefined;
+    const dir = deps.reposService.repoDir(repo);
+    if (rev && COMMIT_OID.test(rev) && (await commitExists(dir, rev))) return undefined; // pinned: immutable
+    const fetchedAt = repo.refs_fetched_at ? Date.parse(repo.refs_fetched_at) : 0;
+    if (!force && clock().getTime() - fetchedAt < settings.maxAgeSeconds * 1000) return undefined;
+    const stale = `agora-mirror; upstream unavailable, serving cached refs from ${repo.refs_fetched_at ?? "an unknown time"}`;
+    if (settings.offline) return stale.replace("upstream unavailable", "offline mode");
+    // A blackholed upstream would cost every request the whole timeout: wait before trying again.
+    const lastTimeout = timedOut.get(repo.id);
+    if (lastTimeout !== undefined && Date.now() - lastTimeout < RETRY_AFTER_TIMEOUT_MS) return stale;
+    let running = refreshing.get(repo.id);
+    if (!running) {
+      running = (async () => {
+        try {
+          await fetchRefs(repo, REVALIDATE_TIMEOUT_MS);
+        } catch (error) {
+          if (error instanceof FetchTimeoutError) timedOut.set(repo.id, Date.now());
+          throw error;
+        }
+        timedOut.delete(repo.id);
+        await refreshGated(repo);
+        await afterFetch(repo);
+      })().finally(() => refreshing.delete(repo.id));
+      refreshing.set(repo.id, running);
+    }
+    try {
+      await running;
+      return undefined;
+    } catch {
+      return stale;
+    }
+  }
+
+  /** Streams `GET {upstream}/{id}/resolve/{commit}/{path}` (with an optional range). */
+  async function openUpstreamFile(repo: Repo, commit: string, path: string, range?: { start: number; end: number }) {
+    if (settings.offline) throw unavailable(`offline mode: ${path} of ${repoFullId(repo)} is not cached here`);
+    const upstream = upstreamOf(repo);
+    if (!upstream) throw unavailable(`the upstream ${repo.upstream_url} of ${repoFullId(repo)} is no longer configured`);
+    const url = `${urlOf(upstream, repo.type, repoFullId(repo))}/resolve/${commit}/${path.split("/").map(encodeURIComponent).join("/")}`;
+    try {
+      return await upstreamGet(upstream, url, { timeoutMs: BODY_HEADERS_TIMEOUT_MS, headers: range ? { Range: `bytes=${range.start}-${range.end}` } : {} });
+    } catch (error) {
+      throw unavailable(`${path} of ${repoFullId(repo)} is not cached here and the upstream could not be reached`, error);
+    }
+  }
+
+  /** Iterates an upstream body, aborting the request when it stalls. */
+  async function* bodyChunks(response: Response, controller: AbortController): AsyncGenerator<Buffer> {
+    if (!response.body) return;
+    let timer = setTimeout(() => controller.abort(new Error("upstream body stalled")), BODY_IDLE_TIMEOUT_MS);
+    try {
+      for await (const chunk of Readable.fromWeb(response.body as unknown as WebReadableStream<Uint8Array>)) {
+        clearTimeout(timer);
+        timer = setTimeout(() => controller.abort(new Error("upstream body stalled")), BODY_IDLE_TIMEOUT_MS);
+        yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Fetches an LFS object into the store through the verified path. With `client`, the bytes are
+   * also written to it as they arrive, except the last chunk, which is written only after the
+   * object verified and was published; on any failure the client stream is destroyed.
+   */
+  async function fetchObject(repo: Repo, commit: string, path: string, lfs: LfsRef, client?: PassThrough): Promise<void> {
+    const { response, controller } = await openUpstreamFile(repo, commit, path);
+    if (response.status !== 200) {
+      await response.body?.cancel().catch(() => {});
+      throw unavailable(`${path} of ${repoFullId(repo)} is not cached here and the upstream answered ${response.status}`);
+    }
+    objectFetches++;
+    return pump(repo, lfs, response, controller, client);
+  }
+
+  async function pump(repo: Repo, lfs: LfsRef, response: Response, controller: AbortController, client?: PassThrough): Promise<void> {
+    const writer = await deps.blobs.write();
+    let clientOpen = client !== undefined;
+    client?.on("close", () => (clientOpen = false));
+    const toClient = async (chunk: Buffer) => {
+      if (!client || !clientOpen || client.destroyed) return;
+      if (!client.write(chunk)) await Promise.race([once(client, "drain"), once(client, "close")]).catch(() => {});
+    };
+    let held: Buffer | undefined;
+    let received = 0;
+    try {
+      for await (const chunk of bodyChunks(response, controller)) {
+        received += chunk.length;
+        if (received > lfs.size) throw new Error(`upstream sent more than the ${lfs.size} bytes of ${lfs.oid}`);
+        if (!writer.stream.write(chunk)) await once(writer.stream, "drain");
+        if (held) await toClient(held);
+        held = chunk;
+      }
+      writer.stream.end();
+      await writer.commit(lfs.oid, lfs.size); // throws on a wrong hash or size, publishing nothing
+      await deps.repos.linkLfsObject(repo.id, lfs.oid, lfs.size);
+      if (held) await toClient(held);
+      if (client && !client.destroyed) client.end();
+    } catch (error) {
+      controller.abort();
+      await writer.abort().catch(() => {});
+      client?.destroy(error as Error);
+      throw error;
+    }
+  }
+
+  const service = {
+    enabled,
+    /** Upstream requests for whole LFS objects made by this process. */
+    objectFetches: () => objectFetches,
+
+    allowed,
+
+    /**
+     * Before a read of a repository: creates the mirror of a missing one (when allowed) and
+     * revalidates a stale branch of a mirrored one. Answers an X-HF-Warning value, if any.
+     */
+    async prepare(type: RepoType, id: string, rev: string | undefined, options: { refresh: boolean }): Promise<string | undefined> {
+      if (!enabled) return undefined;
+      const existing = await deps.reposService.find(type, id);
+      if (existing) return options.refresh ? freshen(existing, rev) : undefined;
+      await service.ensure(type, id);
+      return undefined;
+    },
+
+    /** The mirrored repository for an id missing here, creating it from an upstream; undefined when none has it. */
+    async ensure(type: RepoType, id: string): Promise<Repo | undefined> {
+      const existing = await deps.reposService.find(type, id);
+      if (existing) return existing;
+      if (!enabled) return undefined;
+      let parsed;
+      try {
+        parsed = parseRepoId(id);
+      } catch {
+        return undefined;
+      }
+      if (!allowed(type, id) || (await namespaceIsLocal(parsed.namespace))) return undefined;
+      if (settings.offline) throw unavailable(`offline mode: ${type === "dataset" ? "datasets/" : ""}${id} is not cached here`);
+      const key = `${type}:${id.toLowerCase()}`;
+      const missedAt = misses.get(key);
+      if (missedAt !== undefined && Date.now() - missedAt < MISS_TTL_MS) return undefined;
+      let running = creating.get(key);
+      if (!running) {
+        running = create(type, id)
+          .then((repo) => {
+            if (repo) misses.delete(key);
+            else {
+              misses.set(key, Date.now());
+              if (misses.size > MISS_CACHE_SIZE) misses.delete(misses.keys().next().value!);
+            }
+            return repo;
+          })
+          .finally(() => creating.delete(key));
+        creating.set(key, running);
+      }
+      return running;
+    },
+
+    freshen,
+
+    /**
+     * Content of an LFS object missing from the store. Answers the stream to send (this request
+     * fetches it, or it is a ranged read streamed through), or undefined when another request's
+     * fetch has just published it and the caller should serve it from the store.
+     */
+    async openLfs(repo: Repo, commit: string, path: string, lfs: LfsRef, range?: { start: number; end: number }): Promise<Readable | undefined> {
+      if (range) return openRange(repo, commit, path, lfs, range);
+      if ((await deps.blobs.stat(lfs.oid))?.size === lfs.size) return undefined;
+      // No await between looking the fetch up and registering a new one: exactly one leader.
+      const running = fetchingObjects.get(lfs.oid);
+      if (running) {
+        await running.catch((error: unknown) => {
+          throw error instanceof AgoraError ? error : unavailable(`fetching ${path} of ${repoFullId(repo)} from the upstream failed`, error);
+        });
+        return undefined;
+      }
+      const client = new PassThrough({ highWaterMark: 1024 * 1024 });
+      let started!: () => void;
+      let failedToStart!: (error: unknown) => void;
+      const headers = new Promise<void>((resolve, reject) => ((started = resolve), (failedToStart = reject)));
+      const job = (async () => {
+        const opened = await openUpstreamFile(repo, commit, path).catch((error: unknown) => {
+          failedToStart(error);
+          throw error;
+        });
+        if (opened.response.status !== 200) {
+          await opened.response.body?.cancel().catch(() => {});
+          const error = unavailable(`${path} of ${repoFullId(repo)} is not cached here and the upstream answered ${opened.response.status}`);
+          failedToStart(error);
+          throw error;
+        }
+        objectFetches++;
+        started();
+        await pump(repo, lfs, opened.response, opened.controller, client);
+      })().finally(() => fetchingObjects.delete(lfs.oid));
+      job.catch(() => {});
+      fetchingObjects.set(lfs.oid, job);
+      await headers;
+      return client;
+    },
+
+    /** Fetches an LFS object into the store unless present (prefetch). */
+    async fetchObject(repo: Repo, commit: string, path: string, lfs: LfsRef): Promise<"cached" | "fetched"> {
+      if ((await deps.blobs.stat(lfs.oid))?.size === lfs.size) return "cached";
+      const running = fetchingObjects.get(lfs.oid);
+      if (running) {
+        await running;
+        return "fetched";
+      }
+      const job = fetchObject(repo, commit, path, lfs).finally(() => fetchingObjects.delete(lfs.oid));
+      fetchingObjects.set(lfs.oid, job);
+      await job;
+      return "fetched";
+    },
+
+    /**
+     * LFS batch (git lfs pull/clone from a mirror): objects of a mirrored repository not in the
+     * store yet get a download action on this hub's `/resolve` URL of a commit and path that
+     * point at them, so the download goes through the verified fetch above. The caller's own
+     * Authorization (this hub's token, for gated repositories) is handed back for that URL.
+     */
+    async completeBatch(repo: Repo, results: LfsBatchResult[], baseUrl: string, authorization: string | undefined): Promise<LfsBatchResult[]> {
+      const missing = new Set(results.filter((r) => r.error?.code === 404).map((r) => r.oid));
+      if (!repo.mirrored || !missing.size) return results;
+      const dir = deps.reposService.repoDir(repo);
+      const refs = await listRefs(dir);
+      const sources = new Map<string, { commit: string; path: string; size: number }>();
+      const heads = [...new Set([...refs.branches.values(), ...refs.tags.values(), ...refs.pullRequests.values(), ...refs.converts.values()])];
+      for (const commit of heads) {
+        if (sources.size === missing.size) break;
+        const snapshot = await readSnapshot(dir, commit).catch(() => undefined);
+        for (const entry of snapshot?.entries ?? []) {
+          if (entry.type === "file" && entry.lfs && missing.has(entry.lfs.oid) && !sources.has(entry.lfs.oid)) sources.set(entry.lfs.oid, { commit, path: entry.path, size: entry.lfs.size });
+        }
+      }
+      const prefix = `${baseUrl}/${repo.type === "dataset" ? "datasets/" : ""}${repoFullId(repo)}/resolve`;
+      return results.map((result) => {
+        const source = sources.get(result.oid);
+        if (!result.error || result.error.code !== 404 || !source || source.size !== result.size) return result;
+        const href = `${prefix}/${source.commit}/${source.path.split("/").map(encodeURIComponent).join("/")}`;
+        return { oid: result.oid, size: source.size, authenticated: true, actions: { download: { href, header: authorization ? { Authorization: authorization } : {}, expires_in: 3600 } } };
+      });
+    },
+
+    /** Mirrored repositories with the bytes of their objects in the store. */
+    async status(): Promise<{ repo: Repo; cachedBytes: number; cachedObjects: number }[]> {
+      const rows = await deps.db.selectFrom("repos").select("id").where("mirrored", "=", 1).orderBy("namespace").orderBy("name").execute();
+      const result = [];
+      for (const { id } of rows) {
+        const repo = (await deps.repos.findById(id))!;
+        const links = await deps.db.selectFrom("lfs_links").select(["oid", "size"]).where("repo_id", "=", id).execute();
+        let cachedBytes = 0;
+        let cachedObjects = 0;
+        for (const link of links) {
+          if ((await deps.blobs.stat(link.oid))?.size === link.size) {
+            cachedBytes += link.size;
+            cachedObjects++;
+          }
+        }
+        result.push({ repo, cachedBytes, cachedObjects });
+      }
+      return result;
+    },
+
+    /** One short request to each upstream. */
+    async health(): Promise<UpstreamHealth[]> {
+      return Promise.all(
+        upstreams.map(async (upstream) => {
+          const started = Date.now();
+          try {
+            const { response } = await upstreamGet(upstream, `${upstream.url}/api/models?limit=1`, { timeoutMs: INFO_TIMEOUT_MS });
+            await response.body?.cancel().catch(() => {});
+            return { url: upstream.url, ok: response.status === 200, status: response.status, ms: Date.now() - started };
+          } catch (error) {
+            return { url: upstream.url, ok: false, error: (error as Error).message, ms: Date.now() - started };
+          }
+        }),
+      );
+    },
+  };
+
+  /** A ranged read of an object not in the store: forwarded to the upstream, streamed through, not cached. */
+  async function openRange(repo: Repo, commit: string, path: string, lfs: LfsRef, range: { start: number; end: number }): Promise<Readable> {
+    const { response, controller } = await openUpstreamFile(repo, commit, path, range);
+    const expected = `bytes ${range.start}-${range.end}/${lfs.size}`;
+    if (response.status !== 206 || response.headers.get("content-range") !== expected) {
+      await response.body?.cancel().catch(() => {});
+      throw unavailable(`${path} of ${repoFullId(repo)} is not cached here and the upstream did not answer the range ${range.start}-${range.end} (status ${response.status})`);
+    }
+    const length = range.end - range.start + 1;
+    const out = new PassThrough();
+    void (async () => {
+      let received = 0;
+      try {
+        for await (const chunk of bodyChunks(response, controller)) {
+          received += chunk.length;
+          if (received > length) throw new Error("upstream sent more bytes than the range");
+          if (!out.write(chunk)) await Promise.race([once(out, "drain"), once(out, "close")]);
+          if (out.destroyed) {
+            controller.abort();
+            return;
+          }
+        }
+        if (received !== length) throw new Error(`upstream range ended after ${received} of ${length} bytes`);
+        out.end();
+      } catch (error) {
+        controller.abort();
+        out.destroy(error as Error);
+      }
+    })();
+    return out;
+  }
+
+  return service;
+}
+
+export type MirrorService = ReturnType<typeof createMirrorService>;
