@@ -119,6 +119,7 @@ export function createLfsService(deps: { dataDir: string; repos: ReposStore; blo
       const writer = await deps.blobs.write();
       let received = 0;
       const limiter = new Transform({
+        highWaterMark: 1024 * 1024, // the default 16 KiB stalls the socket while the writer hashes
         transform(chunk: Buffer, _encoding, callback) {
           received += chunk.length;
           if (received > size) callback(new AgoraError("LfsObjectMismatch", `the body is larger than the announced size ${size}`));

@@ -14,7 +14,7 @@ import { Writable } from "node:stream";
 import { assertBlobKey, BlobMismatchError, BlobNotFoundError, type BlobStore, type BlobWriter } from "./blob-store.ts";
 
 const READ_CHUNK = 1024 * 1024; // 1 MiB chunks: the 64 KiB default streams at a third of the disk's speed
-const FLUSH_EVERY = Number(process.env.X_FLUSH ?? 64 * 1024 * 1024);
+const FLUSH_EVERY = 64 * 1024 * 1024; // staged bytes are flushed to disk this often while they arrive
 
 export function createFsBlobStore(root: string): BlobStore {
   const objectsDir = path.join(root, "objects");
@@ -70,7 +70,9 @@ export function createFsBlobStore(root: string): BlobStore {
         flushing = handle
           .datasync()
           .catch((error: unknown) => void (flushError ??= error))
-          .finally(() => (flushing = undefined));
+          .finally(() => {
+            flushing = undefined;
+          });
       };
       const stream = new Writable({
         highWaterMark: READ_CHUNK,

@@ -6,6 +6,7 @@ import { AgoraError } from "../../errors.ts";
 import type { Services } from "../../services/index.ts";
 import { parseQuery } from "../route-context.ts";
 import { parseRange } from "./resolve-file.ts";
+import { sendFileRange } from "../send-file.ts";
 
 export async function lfsDownloadRoute(request: FastifyRequest, reply: FastifyReply, services: Services) {
   const { oid } = request.params as { oid: string };
@@ -19,5 +20,6 @@ export async function lfsDownloadRoute(request: FastifyRequest, reply: FastifyRe
   reply.header("ETag", `"${oid}"`);
   if (range) reply.code(206).header("Content-Range", `bytes ${range.start}-${range.end}/${size}`);
   reply.header("Content-Length", String(range ? range.end - range.start + 1 : size));
+  if (size > 0 && services.blobs.localPath) return sendFileRange(reply, services.blobs.localPath(oid), range ? range.start : 0, range ? range.end : size - 1);
   return reply.send(size === 0 ? "" : services.blobs.createReadStream(oid, range));
 }
