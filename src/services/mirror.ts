@@ -35,8 +35,7 @@ import type { AccountsStore } from "../db/accounts-store.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
 import { commitExists, COMMIT_OID, initBareRepo, listRefs, readSnapshot, removeRepoDir } from "../git/bare-repo.ts";
 import { fetchFromUpstream, FetchTimeoutError } from "../git/fetch-upstream.ts";
-import { newObjectId } from "../lib/ids.ts";
-import { parseRepoId, repoFullId, type Repo, type ReposService } from "./repos.ts";
+import { newRepoRow, parseRepoId, repoFullId, type Repo, type ReposService } from "./repos.ts";
 import type { LfsBatchResult } from "./lfs.ts";
 
 const INFO_TIMEOUT_MS = 5_000;
@@ -181,26 +180,7 @@ export function createMirrorService(deps: {
       const { namespace, name } = parseRepoId(canonical);
       const gated: RepoRow["gated"] = info.gated === "auto" || info.gated === "manual" ? info.gated : "false";
       const now = clock().toISOString();
-      const row: RepoRow = {
-        id: newObjectId(),
-        type,
-        namespace,
-        name,
-        private: 0,
-        gated,
-        created_at: now,
-        last_modified: now,
-        head_sha: null,
-        card_data: null,
-        tags: "[]",
-        pipeline_tag: null,
-        library_name: null,
-        likes: 0,
-        mirrored: 1,
-        upstream_url: upstream.url,
-        upstream_gated: gated,
-        refs_fetched_at: now,
-      };
+      const row: RepoRow = newRepoRow(type, namespace, name, now, { gated, mirrored: 1, upstream_url: upstream.url, upstream_gated: gated, refs_fetched_at: now });
       const dir = deps.reposService.repoDir(row);
       try {
         await initBareRepo(dir);

@@ -43,6 +43,27 @@ export function parseRepoId(id: string): { namespace: string; name: string } {
   return { namespace, name };
 }
 
+/** A fresh repository row: a new id, no head yet, empty listing fields; `fields` override. */
+export function newRepoRow(type: RepoType, namespace: string, name: string, now: string, fields: Partial<RepoRow> = {}): RepoRow {
+  return {
+    id: newObjectId(),
+    type,
+    namespace,
+    name,
+    private: 0,
+    gated: "false",
+    created_at: now,
+    last_modified: now,
+    head_sha: null,
+    card_data: null,
+    tags: "[]",
+    pipeline_tag: null,
+    library_name: null,
+    likes: 0,
+    ...fields,
+  };
+}
+
 export function createReposService(deps: { dataDir: string; repos: ReposStore; accounts: AccountsStore; clock?: () => Date }) {
   const clock = deps.clock ?? (() => new Date());
   const reposRoot = path.join(deps.dataDir, "repos");
@@ -138,22 +159,7 @@ export function createReposService(deps: { dataDir: string; repos: ReposStore; a
     async createUnchecked(type: RepoType, namespace: string, name: string, options: { private?: boolean; gated?: GatedMode } = {}): Promise<Repo> {
       parseRepoId(namespace ? `${namespace}/${name}` : name);
       const now = clock();
-      const row: RepoRow = {
-        id: newObjectId(),
-        type,
-        namespace,
-        name,
-        private: options.private ? 1 : 0,
-        gated: options.gated ?? "false",
-        created_at: now.toISOString(),
-        last_modified: now.toISOString(),
-        head_sha: null,
-        card_data: null,
-        tags: "[]",
-        pipeline_tag: null,
-        library_name: null,
-        likes: 0,
-      };
+      const row = newRepoRow(type, namespace, name, now.toISOString(), { private: options.private ? 1 : 0, gated: options.gated ?? "false" });
       const dir = repoDir(row);
       await initBareRepo(dir);
       // The initial commit carries the LFS patterns, so clients' preupload and git agree from the start.

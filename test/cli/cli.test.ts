@@ -2,33 +2,10 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { tempDir } from "../helpers/server.ts";
-
-const BIN = path.resolve("bin/agora.mjs");
-
-function agora(args: string[], env: Record<string, string> = {}) {
-  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", env: { ...process.env, ...env } });
-  return { code: result.status, stdout: result.stdout.trim(), stderr: result.stderr.trim() };
-}
-
-/** Starts `agora serve` on a free port and resolves with its URL once it prints it. */
-function serve(dataDir: string, extra: string[] = []) {
-  const child = spawn(process.execPath, [BIN, "serve", "--data", dataDir, "--port", "0", "--log-level", "warn", ...extra], { stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  const url = new Promise<string>((resolve, reject) => {
-    child.stdout.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) resolve(match[1]);
-    });
-    child.on("exit", (code) => reject(new Error(`serve exited with ${code}: ${output}`)));
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return { child, url, exited, output: () => output };
-}
+import { runAgora as agora, serveProcess } from "../helpers/serve-process.ts";
 
 test("token create prints an hf_ token, list shows it without the secret, revoke makes it unusable", async (t) => {
   const data = tempDir(t);
@@ -45,7 +22,7 @@ test("token create prints an hf_ token, list shows it without the secret, revoke
   const [id, user, name, role, , expires, status] = row.split("\t");
   assert.deepEqual([user, name, role, expires, status], ["carol", "laptop", "read", "never", "active"]);
 
-  const server = serve(data);
+  const server = serveProcess(data);
   t.after(() => server.child.kill("SIGKILL"));
   const url = await server.url;
   const who = await fetch(`${url}/api/whoami-v2`, { headers: { authorization: `Bearer ${token}` } });
@@ -82,7 +59,7 @@ test("org create, add-member and remove-member change who may write into the org
   assert.equal(agora(["org", "add-member", "acme", "mike", "--data", data]).code, 0);
   assert.deepEqual(agora(["org", "members", "acme", "--data", data]).stdout.split("\n"), ["mike\twrite", "olga\tadmin"]);
 
-  const server = serve(data);
+  const server = serveProcess(data);
   t.after(() => server.child.kill("SIGKILL"));
   const url = await server.url;
   const create = (token: string, name: string) =>
@@ -109,7 +86,7 @@ test("access grant, list and revoke control a manual gated repository", async (t
   const owner = agora(["token", "create", "--user", "gina", "--data", data]).stdout;
   const reader = agora(["token", "create", "--user", "rob", "--role", "read", "--data", data]).stdout;
   assert.equal(agora(["repo", "create", "gina/gated", "--gated", "manual", "--data", data]).code, 0);
-  const server = serve(data);
+  const server = serveProcess(data);
   t.after(() => server.child.kill("SIGKILL"));
   const url = await server.url;
   const get = (token: string) => fetch(`${url}/gina/gated/resolve/main/.gitattributes`, { headers: { authorization: `Bearer ${token}` } });
@@ -128,7 +105,7 @@ test("access grant, list and revoke control a manual gated repository", async (t
 test("repo create allows one-segment legacy ids that the API serves", async (t) => {
   const data = tempDir(t);
   assert.equal(agora(["repo", "create", "gpt2", "--data", data]).code, 0);
-  const server = serve(data);
+  const server = serveProcess(data);
   t.after(() => server.child.kill("SIGKILL"));
   const url = await server.url;
   const info = await fetch(`${url}/api/models/gpt2`);
@@ -158,7 +135,7 @@ test("serve takes settings from a config file, and SIGTERM shuts it down cleanly
   const data = tempDir(t);
   const file = path.join(data, "agora.yaml");
   fs.writeFileSync(file, `data: ${JSON.stringify(path.join(data, "store"))}\nlogLevel: warn\n`);
-  const server = serve(data, ["--config", file]);
+  const server = serveProcess(data, { args: ["--config", file] });
   t.after(() => server.child.kill("SIGKILL"));
   const url = await server.url;
   // the flag --data given by serve() wins over the file's `data`

@@ -6,15 +6,14 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
 import { downloadFile } from "@huggingface/hub";
 import fs from "node:fs";
 import path from "node:path";
 import { ConfigError, loadConfig } from "../../src/config/config.ts";
 import { startHub, tempDir } from "../helpers/server.ts";
+import { runAgora as agora, serveProcess } from "../helpers/serve-process.ts";
 import { assertHubError, commitFiles, createRepo, patternBytes, sha256 } from "../helpers/hub-http.ts";
 
-const BIN = path.resolve("bin/agora.mjs");
 const WEIGHTS = patternBytes(300_000, 11);
 const TOKENIZER = Buffer.from(JSON.stringify({ version: "1.0", model: { type: "BPE" } }));
 const CONFIG_JSON = Buffer.from(JSON.stringify({ model_type: "llama", architectures: ["LlamaForCausalLM"] }));
@@ -30,11 +29,6 @@ licensePolicy:
 
 function readme(frontMatter: string): string {
   return `---\n${frontMatter}\n---\n# A model\n\nSee the license section.\n`;
-}
-
-function agora(args: string[], env: Record<string, string> = {}) {
-  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", env: { ...process.env, ...env } });
-  return { code: result.status, stdout: result.stdout.trim(), stderr: result.stderr.trim() };
 }
 
 async function bytesOf(response: Response): Promise<Buffer> {
@@ -162,29 +156,12 @@ test("enforce: denied licenses are refused with 403 LicensePolicy, metadata stay
 });
 
 /** Starts `agora serve` on a free port with extra environment, resolving with its URL. */
-function serve(dataDir: string, env: Record<string, string>) {
-  const child = spawn(process.execPath, [BIN, "serve", "--data", dataDir, "--port", "0", "--log-level", "warn"], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ...env },
-  });
-  let output = "";
-  const url = new Promise<string>((resolve, reject) => {
-    child.stdout.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) resolve(match[1]);
-    });
-    child.on("exit", (code) => reject(new Error(`serve exited with ${code}: ${output}`)));
-  });
-  return { child, url, output: () => output };
-}
-
 test("dry-run: a denied license is served (200, same bytes) and the refusal is logged with the license and rule", async (t) => {
   const data = tempDir(t);
   const created = agora(["token", "create", "--user", "dora", "--data", data]);
   assert.equal(created.code, 0, created.stderr);
   const token = created.stdout;
-  const server = serve(data, { AGORA_LICENSE_POLICY_MODE: "dry-run", AGORA_LICENSE_POLICY_DENY_LICENSES: "llama3.1,gemma" });
+  const server = serveProcess(data, { env: { AGORA_LICENSE_POLICY_MODE: "dry-run", AGORA_LICENSE_POLICY_DENY_LICENSES: "llama3.1,gemma" } });
   t.after(() => server.child.kill("SIGKILL"));
   const url = await server.url;
 
