@@ -9,6 +9,10 @@
 // NOTICE files, .gitattributes, config.json), and so do LFS pointers served by /raw, which
 // carry no content. Everything else, weights first, is refused when the policy denies the
 // license.
+//
+// git clone/fetch and LFS batch downloads name no single commit and no file path, so they are
+// judged by the whole repository: the license at the head of every ref a fetch can ask for
+// (see repositoryRefusal). Uploads (push, LFS upload) are never judged.
 
 import { AgoraError } from "../errors.ts";
 import type { FileEntry } from "../git/bare-repo.ts";
@@ -40,6 +44,9 @@ export type LicenseCheck = { terms: LicenseTerms; decision: LicenseDecision; pol
 
 /** The part of a logger the service needs (Fastify's request.log fits). */
 export type WarnLogger = { warn(details: Record<string, unknown>, message: string): void };
+
+/** A download judged by the whole repository, as named in refusals and dry-run warnings. */
+export type RepositoryDownload = "git clone/fetch" | "LFS download";
 
 export function createLicensePolicyService(deps: { files: FilesService; policy: LicensePolicy }) {
   const cache = new Map<string, LicenseTerms>();
@@ -83,6 +90,23 @@ export function createLicensePolicyService(deps: { files: FilesService; policy: 
     return deps.policy.mode !== "off" && !pointerOnly && !ALWAYS_READABLE.has(path);
   }
 
+  /** Every ref a fetch can ask for, the default branch first, each commit once. */
+  async function refHeads(repo: Repo): Promise<{ ref: string; commit: string }[]> {
+    const refs = await deps.files.refs(repo);
+    const heads = [
+      ...[...refs.branches].sort(([a], [b]) => (a === "main" ? -1 : b === "main" ? 1 : 0)).map(([name, commit]) => ({ ref: `refs/heads/${name}`, commit })),
+      ...[...refs.tags].map(([name, commit]) => ({ ref: `refs/tags/${name}`, commit })),
+      ...[...refs.pullRequests].map(([ref, commit]) => ({ ref, commit })),
+      ...[...refs.converts].map(([name, commit]) => ({ ref: `refs/convert/${name}`, commit })),
+    ];
+    const seen = new Set<string>();
+    return heads.filter(({ commit }) => !seen.has(commit) && seen.add(commit));
+  }
+
+  function refusalMessage(repo: Repo, what: string, terms: LicenseTerms, decision: LicenseDecision): string {
+    return `This hub's license policy refuses ${what} from ${repoFullId(repo)}: license ${terms.id} (${terms.name}) is denied by rule "${decision.rule}" (${decision.explanation})`;
+  }
+
   return {
     policy: deps.policy,
     termsAt,
@@ -103,11 +127,41 @@ export function createLicensePolicyService(deps: { files: FilesService; policy: 
         options.log.warn({ repo: id, commit, path, license: terms.id, rule: decision.rule }, `license policy (dry-run) would refuse ${path} of ${id}: ${decision.explanation}`);
         return;
       }
-      throw new AgoraError(
-        "LicensePolicy",
-        `This hub's license policy refuses downloads from ${id}: license ${terms.id} (${terms.name}) is denied by rule "${decision.rule}" (${decision.explanation}). README.md and LICENSE stay readable.`,
-        { headers: { "X-Repo-Commit": commit } },
-      );
+      throw new AgoraError("LicensePolicy", `${refusalMessage(repo, "downloads", terms, decision)}. README.md and LICENSE stay readable.`, {
+        headers: { "X-Repo-Commit": commit },
+      });
+    },
+
+    /**
+     * For downloads that name no single commit (git clone/fetch, LFS batch and its signed
+     * URLs): the repository is refused when the license at the head of any of its refs is, the
+     * default branch checked first. A fetch may ask for any advertised ref, so judging only
+     * main would let a branch carrying a denied license out; an object reachable only from
+     * older commits is judged by the refs that exist now. Call after the access checks.
+     *
+     * Returns the LicensePolicy error to answer with when the policy enforces; undefined when
+     * allowed. In dry-run mode a refusal is logged when `log` is given (once per clone or
+     * batch: the requests that follow the one that logged pass no logger) and undefined is
+     * returned.
+     */
+    async repositoryRefusal(repo: Repo, options: { download: RepositoryDownload; baseUrl: string; log?: WarnLogger }): Promise<AgoraError | undefined> {
+      if (deps.policy.mode === "off" || (deps.policy.mode === "dry-run" && !options.log)) return undefined;
+      for (const { ref, commit } of await refHeads(repo)) {
+        const { terms, decision } = await check(repo, commit);
+        if (decision.allowed) continue;
+        const id = repoFullId(repo);
+        if (deps.policy.mode === "dry-run") {
+          options.log?.warn(
+            { repo: id, ref, commit, download: options.download, license: terms.id, rule: decision.rule },
+            `license policy (dry-run) would refuse ${options.download} of ${id}: ${decision.explanation} (on ${ref})`,
+          );
+          return undefined;
+        }
+        const where = ref === "refs/heads/main" ? "" : ` on ${ref}`;
+        const readme = `${options.baseUrl}/${repo.type === "dataset" ? "datasets/" : ""}${id}/resolve/main/README.md`;
+        return new AgoraError("LicensePolicy", `${refusalMessage(repo, options.download, terms, decision)}${where}. README.md and LICENSE stay readable: ${readme}`);
+      }
+      return undefined;
     },
   };
 }

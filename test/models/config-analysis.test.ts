@@ -150,6 +150,7 @@ test("parameters.active is within 3% of each publisher's active figure (or the f
     "google__gemma-4-26B-A4B.json",
     "moonshotai__Kimi-K2-Instruct.json",
     "zai-org__GLM-5.json",
+    "extra/zai-org__GLM-4.5.json",
     "openai__gpt-oss-120b.json",
     "openai__gpt-oss-20b.json",
   ]) {
@@ -165,13 +166,19 @@ test("gpt-oss: OpenAI's active figure leaves out the input embedding, which is a
   }
 });
 
-test("GLM-5: active is 4.5% above Z.ai's 40B; without embedding and head it matches", () => {
-  // Z.ai does not say how it counts; its figure matches the count without embedding and output
-  // head. `active` follows Agora's rule and includes both, so it is compared more loosely.
-  const glm = fixture("zai-org__GLM-5.json");
-  const p = glm.parameters;
-  assertWithin(p.active, 40 * B, 0.05, "GLM-5 active");
-  assertWithin(p.active - p.breakdown.embedding - p.breakdown.lm_head, 40 * B, 0.01, "GLM-5 active without embeddings");
+test("GLM-4.5 and GLM-5: Z.ai's activated figures (32B, 40B) are ours without embedding and head, for both", () => {
+  // The architecture table of Z.ai's GLM-5 technical report lists both models. Only the count
+  // without embedding and output head rounds to Z.ai's whole billions for each; `active` follows
+  // Agora's rule and includes both (about 5% more), `activeRead` includes the head (2–3% more).
+  for (const [file, activated] of [["extra/zai-org__GLM-4.5.json", 32 * B], ["zai-org__GLM-5.json", 40 * B]] as const) {
+    const p = fixture(file).parameters;
+    const withoutEmbeddings = p.active - p.breakdown.embedding - p.breakdown.lm_head;
+    assert.equal(Math.round(withoutEmbeddings / B) * B, activated, `${file} without embeddings: ${withoutEmbeddings}`);
+    assertWithin(withoutEmbeddings, activated, 0.005, `${file} active without embeddings`);
+    assert.notEqual(Math.round(p.activeRead / B) * B, activated, `${file} activeRead does not round to Z.ai's figure`);
+    assertWithin(p.active, activated, 0.06, `${file} active`);
+    assert.ok(p.active > activated * 1.04, `${file}: active includes embedding and head`);
+  }
 });
 
 test("dense text-only models: active equals total, activeRead drops the input table to one row", () => {
@@ -367,6 +374,11 @@ test("further real configs match their publishers' sizes", () => {
   const maverick = fixture("extra/meta-llama__Llama-4-Maverick-17B-128E-Instruct.json");
   assertWithin(maverick.parameters.total, 400 * B, 0.01, "Llama 4 Maverick total");
   assertWithin(maverick.parameters.active, 17 * B, 0.03, "Llama 4 Maverick active");
+  const glm45 = fixture("extra/zai-org__GLM-4.5.json");
+  assert.equal(glm45.architecture.family, "glm4_moe");
+  // Z.ai's 355B lies between our total without the MTP layer (352.8B) and with it (356.8B).
+  assertWithin(glm45.parameters.total, 355 * B, 0.01, "GLM-4.5 total");
+  assertWithin(glm45.parameters.total + glm45.parameters.breakdown.mtp, 355 * B, 0.01, "GLM-4.5 total with MTP");
   for (const file of extraConfigFiles()) assert.ok(readPublishedFigures()[file], `${file} has no published-figures entry`);
 });
 

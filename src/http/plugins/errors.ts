@@ -11,7 +11,11 @@ function headerSafe(message: string): string {
   return message.replace(/[^\x20-\x7e]/g, "?").slice(0, 1000);
 }
 
-export function sendError(reply: FastifyReply, error: AgoraError): FastifyReply {
+/**
+ * `plainText`: the body is the message as text/plain, for git's smart HTTP, which shows such
+ * a body to the user (as "remote: …" lines) and nothing of a JSON one.
+ */
+export function sendError(reply: FastifyReply, error: AgoraError, options: { plainText?: boolean } = {}): FastifyReply {
   reply.code(error.status);
   // Drop the success headers a route may have set first; the error's own headers (e.g.
   // `Content-Range: bytes */size` on a 416) are applied after, so they survive.
@@ -23,6 +27,7 @@ export function sendError(reply: FastifyReply, error: AgoraError): FastifyReply 
   for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
   reply.header("X-Error-Code", error.code);
   reply.header("X-Error-Message", headerSafe(error.message));
+  if (options.plainText) return reply.header("Content-Type", "text/plain; charset=utf-8").send(`${error.message}\n`);
   reply.header("Content-Type", "application/json; charset=utf-8");
   return reply.send(JSON.stringify({ error: error.message, ...error.body }));
 }

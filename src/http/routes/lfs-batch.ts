@@ -1,6 +1,7 @@
 // POST /{id}.git/info/lfs/objects/batch — the LFS batch API (basic transfer only: never
 // multipart, never Xet). Upload needs write access; download needs read and, for gated
-// repositories, a grant. Answers are application/vnd.git-lfs+json.
+// repositories, a grant, and is subject to the license policy. Answers are
+// application/vnd.git-lfs+json.
 
 import { AgoraError } from "../../errors.ts";
 import type { RepoRouteContext } from "../route-context.ts";
@@ -22,8 +23,12 @@ export async function lfsBatchRoute({ services, caller, match, request, reply, b
     return readable;
   });
   let objects = await services.lfs.batch(repo, body.operation, body.objects, baseUrl);
+  // Downloads of a repository whose license the policy refuses: every well-formed object is
+  // answered with a 403 error carrying the refusal, which git-lfs prints (uploads never are).
+  const refusal = operation === "download" ? await services.licensePolicy.repositoryRefusal(repo, { download: "LFS download", baseUrl, log: request.log }) : undefined;
+  if (refusal) objects = objects.map((object) => (object.error?.code === 422 ? object : { oid: object.oid, size: object.size, error: { code: 403, message: refusal.message } }));
   // Objects of a mirrored repository not fetched from its upstream yet (services/mirror.ts).
-  if (repo.mirrored && operation === "download") objects = await services.mirror.completeBatch(repo, objects, baseUrl, request.headers.authorization);
+  else if (repo.mirrored && operation === "download") objects = await services.mirror.completeBatch(repo, objects, baseUrl, request.headers.authorization);
   reply.header("Content-Type", "application/vnd.git-lfs+json");
   return reply.send(JSON.stringify({ transfer: "basic", objects, hash_algo: "sha256" }));
 }
