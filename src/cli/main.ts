@@ -10,6 +10,8 @@ import { inspect } from "./inspect.ts";
 import { fit } from "./fit.ts";
 import { formatPolicyCheck, policyCheck } from "./policy-check.ts";
 import { mirrorPrefetch, mirrorStatus } from "./mirror.ts";
+import { mirrorPin, mirrorUnpin } from "./mirror-cache.ts";
+import { mirrorExport, mirrorImport } from "./mirror-transfer.ts";
 
 const USAGE = `Usage: agora <command> [options]
 
@@ -42,6 +44,11 @@ Commands:
   mirror status [--json]                 mirrored repositories, their cached LFS bytes, and the upstreams' health
   mirror prefetch REPO[@REV] [--include GLOB]...
                                          fetch a repository from the upstream and its LFS objects (those matching a glob)
+  mirror pin REPO[@REV]                  fetch a revision's LFS objects (REV default main) and never evict them
+  mirror unpin REPO[@REV]                let a pinned revision's objects be evicted again (mirror.cacheMax)
+  mirror export REPO[@REV] FILE          write a revision (REV default main), its git history and LFS objects to one
+                                         archive file, for a hub with no network path to this one
+  mirror import FILE                     verify an archive from \`mirror export\` and add it here as a read-only mirror
   fit --list-hardware [--hardware-file FILE]
                                          the hardware profiles (built-in, and the hardwareProfiles file's)
 
@@ -223,10 +230,14 @@ export async function main(argv: string[]): Promise<number> {
     case "mirror":
       return withServices(flags, async (s) => {
         if (sub === "status") return mirrorStatus(s, out, { json: flags.json === true });
-        if (sub !== "prefetch") throw new AgoraError("BadRequest", "unknown mirror command: use status or prefetch");
+        if (sub === "import") return mirrorImport(s, requireArg(args, 0, "archive file"), out);
+        if (sub !== "prefetch" && sub !== "pin" && sub !== "unpin" && sub !== "export") throw new AgoraError("BadRequest", "unknown mirror command: use status, prefetch, pin, unpin, export or import");
         const spec = requireArg(args, 0, "repository");
         const at = spec.lastIndexOf("@");
         const { type, id } = repoArg(at > 0 ? spec.slice(0, at) : spec, flags.type);
+        if (sub === "pin") return mirrorPin(s, { type, id, rev: at > 0 ? spec.slice(at + 1) : "main" }, out);
+        if (sub === "unpin") return mirrorUnpin(s, { type, id, rev: at > 0 ? spec.slice(at + 1) : "main" }, out);
+        if (sub === "export") return mirrorExport(s, { type, id, rev: at > 0 ? spec.slice(at + 1) : "main" }, requireArg(args, 1, "archive file"), out);
         return mirrorPrefetch(s, { type, id, rev: at > 0 ? spec.slice(at + 1) : "main" }, (flags.include as string[] | undefined) ?? [], out);
       });
     case "inspect":

@@ -7,8 +7,9 @@ import { globMatches } from "../config/mirror.ts";
 import type { FileEntry } from "../git/bare-repo.ts";
 import type { Services } from "../services/index.ts";
 import { repoFullId } from "../services/repos.ts";
+import { cacheStatusJson, cacheStatusLines } from "./mirror-cache.ts";
 
-function formatBytes(n: number): string {
+export function formatBytes(n: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let value = n;
   let unit = 0;
@@ -22,12 +23,14 @@ function formatBytes(n: number): string {
 export async function mirrorStatus(services: Services, out: (line: string) => void, options: { json: boolean }): Promise<number> {
   const repos = await services.mirror.status();
   const health = await services.mirror.health();
+  const cache = await services.mirrorCache.status();
   if (options.json) {
     out(
       JSON.stringify(
         {
           upstreams: health,
           offline: services.config.mirror.offline,
+          cache: cacheStatusJson(cache),
           repos: repos.map(({ repo, cachedBytes, cachedObjects }) => ({
             id: repoFullId(repo),
             type: repo.type,
@@ -54,6 +57,7 @@ export async function mirrorStatus(services: Services, out: (line: string) => vo
     out([`${repo.type === "dataset" ? "datasets/" : ""}${repoFullId(repo)}`, repo.upstream_url ?? "", repo.refs_fetched_at ?? "never", String(cachedObjects), formatBytes(cachedBytes)].join("\t"));
   }
   out(`${repos.length} mirrored repositories, ${formatBytes(total)} of LFS objects cached`);
+  for (const line of cacheStatusLines(cache)) out(line);
   return 0;
 }
 

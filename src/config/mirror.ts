@@ -9,10 +9,13 @@
 //     deny: []
 //     maxAgeSeconds: 600                 # branch names older than this are revalidated with the upstream
 //     offline: false                     # never contact an upstream; serve what is cached
+//     cacheMax: 200GB                    # LFS bytes the mirror keeps; least recently used objects are evicted
 //
 // Environment: AGORA_UPSTREAM (comma list of URLs), AGORA_MIRROR_ALLOW, AGORA_MIRROR_DENY (comma
-// lists), AGORA_MIRROR_MAX_AGE (seconds), AGORA_MIRROR_OFFLINE. The token itself is only ever
+// lists), AGORA_MIRROR_MAX_AGE (seconds), AGORA_MIRROR_OFFLINE, AGORA_MIRROR_CACHE_MAX. The token itself is only ever
 // read from the environment and kept in memory; it is sent to its upstream and nowhere else.
+
+import bytes from "bytes-iec";
 
 export type Upstream = Readonly<{ url: string; tokenEnv: string; token: string | undefined }>;
 
@@ -21,6 +24,8 @@ export type MirrorSettings = Readonly<{
   deny: readonly string[];
   maxAgeSeconds: number;
   offline: boolean;
+  /** Bytes of mirrored LFS objects to keep (services/mirror-cache.ts); absent = unlimited. */
+  cacheMaxBytes?: number;
 }>;
 
 export const DEFAULT_MIRROR: MirrorSettings = { allow: ["*"], deny: [], maxAgeSeconds: 600, offline: false };
@@ -73,14 +78,14 @@ export function readUpstreams(raw: Raw, env: NodeJS.ProcessEnv, problems: string
 export function readMirrorSettings(raw: Raw, env: NodeJS.ProcessEnv, problems: string[]): MirrorSettings {
   const fields: Record<string, { value: unknown; from: string }> = {};
   if (raw && raw.from !== "default" && raw.value !== undefined && raw.value !== null) {
-    if (typeof raw.value !== "object" || Array.isArray(raw.value)) problems.push(`mirror must be a mapping with keys allow, deny, maxAgeSeconds, offline (got ${JSON.stringify(raw.value)} from ${raw.from})`);
+    if (typeof raw.value !== "object" || Array.isArray(raw.value)) problems.push(`mirror must be a mapping with keys allow, deny, maxAgeSeconds, offline, cacheMax (got ${JSON.stringify(raw.value)} from ${raw.from})`);
     else
       for (const [key, value] of Object.entries(raw.value as Record<string, unknown>)) {
-        if (!["allow", "deny", "maxAgeSeconds", "offline"].includes(key)) problems.push(`mirror: unknown key "${key}" in ${raw.from} (known: allow, deny, maxAgeSeconds, offline)`);
+        if (!["allow", "deny", "maxAgeSeconds", "offline", "cacheMax"].includes(key)) problems.push(`mirror: unknown key "${key}" in ${raw.from} (known: allow, deny, maxAgeSeconds, offline, cacheMax)`);
         else fields[key] = { value, from: `${raw.from}.${key}` };
       }
   }
-  const envNames = { allow: "AGORA_MIRROR_ALLOW", deny: "AGORA_MIRROR_DENY", maxAgeSeconds: "AGORA_MIRROR_MAX_AGE", offline: "AGORA_MIRROR_OFFLINE" };
+  const envNames = { allow: "AGORA_MIRROR_ALLOW", deny: "AGORA_MIRROR_DENY", maxAgeSeconds: "AGORA_MIRROR_MAX_AGE", offline: "AGORA_MIRROR_OFFLINE", cacheMax: "AGORA_MIRROR_CACHE_MAX" };
   for (const [key, name] of Object.entries(envNames)) if (env[name] !== undefined && env[name] !== "") fields[key] = { value: env[name], from: `$${name}` };
 
   const list = (key: "allow" | "deny"): string[] => {
@@ -108,7 +113,31 @@ export function readMirrorSettings(raw: Raw, env: NodeJS.ProcessEnv, problems: s
     else if (typeof value === "string" && /^(0|false|no|off)$/i.test(value.trim())) offline = false;
     else problems.push(`mirror.offline must be true or false (got ${JSON.stringify(value)} from ${from})`);
   }
-  return Object.freeze({ allow: list("allow"), deny: list("deny"), maxAgeSeconds, offline });
+  let cacheMaxBytes: number | undefined;
+  if (fields.cacheMax) {
+    const { value, from } = fields.cacheMax;
+    const parsed = parseByteSize(value);
+    if (parsed === undefined) problems.push(`mirror.cacheMax must be a byte count or a size such as 500MB, 200GB or 1.5TiB, or "unlimited" (got ${JSON.stringify(value)} from ${from})`);
+    else if (parsed !== "unlimited") cacheMaxBytes = parsed;
+  }
+  const settings: MirrorSettings = { allow: list("allow"), deny: list("deny"), maxAgeSeconds, offline };
+  return Object.freeze(cacheMaxBytes === undefined ? settings : { ...settings, cacheMaxBytes });
+}
+
+/**
+ * A whole number of bytes, or a size with a unit: decimal kB/MB/GB/TB (powers of 1000) or binary
+ * KiB/MiB/GiB/TiB (powers of 1024), case-insensitive, fractions allowed with a unit. Undefined
+ * when malformed: a bare "5M" or "5G" is refused rather than guessed.
+ */
+export function parseByteSize(value: unknown): number | "unlimited" | undefined {
+  if (typeof value === "number") return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+  if (typeof value !== "string") return undefined;
+  const text = value.trim();
+  if (/^(unlimited|none)$/i.test(text)) return "unlimited";
+  // Checked here first: bytes-iec also takes a bare fraction of a byte, and throws on "5ib".
+  if (!/^\d+$/.test(text) && !/^\d+(\.\d+)?\s*([kmgtp]i?)?b$/i.test(text)) return undefined;
+  const n = bytes.parse(text);
+  return n !== null && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
 /** `*` matches any run of characters (also "/"), `?` one character; matching ignores case like repository ids. */

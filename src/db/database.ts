@@ -70,6 +70,12 @@ export type AccessGrantRow = { repo_id: string; account_id: string; status: "pen
 export type DownloadRow = { repo_id: string; day: string; count: number };
 export type LfsLinkRow = { repo_id: string; oid: string; size: number; created_at: string };
 export type MigrationRow = { version: Generated<number>; applied_at: string };
+/** An LFS object the pull-through mirror fetched and keeps: its size and last download (services/mirror-cache.ts). */
+export type MirrorObjectRow = { oid: string; size: number; last_access_at: string };
+/** A revision of a mirrored repository whose LFS objects are never evicted, as given and as resolved. */
+export type MirrorPinRow = { repo_id: string; revision: string; commit_oid: string; created_at: string };
+/** An old id of a repository renamed on an upstream hub, naming the mirrored row it became. */
+export type RepoAliasRow = { type: "model" | "dataset"; namespace: string; name: string; repo_id: string; created_at: string };
 
 export type Schema = {
   accounts: AccountRow;
@@ -79,6 +85,9 @@ export type Schema = {
   access_grants: AccessGrantRow;
   downloads: DownloadRow;
   lfs_links: LfsLinkRow;
+  repo_aliases: RepoAliasRow;
+  mirror_objects: MirrorObjectRow;
+  mirror_pins: MirrorPinRow;
   schema_migrations: MigrationRow;
 };
 

@@ -87,4 +87,34 @@ export const migrations: string[][] = [
     `ALTER TABLE repos ADD COLUMN upstream_gated TEXT`,
     `ALTER TABLE repos ADD COLUMN refs_fetched_at TEXT`,
   ],
+  [
+    // Repositories renamed on an upstream hub (services/mirror.ts): the id a client asked for and
+    // the mirrored repository it now names; requests for the old id are redirected to the new one.
+    `CREATE TABLE repo_aliases (
+      type TEXT NOT NULL CHECK (type IN ('model','dataset')),
+      namespace TEXT NOT NULL COLLATE NOCASE,
+      name TEXT NOT NULL COLLATE NOCASE,
+      repo_id TEXT NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
+      created_at TEXT NOT NULL,
+      PRIMARY KEY (type, namespace, name)
+    )`,
+  ],
+  [
+    // Mirror cache (services/mirror-cache.ts): when each LFS object fetched by the mirror was
+    // last downloaded, for least-recently-used eviction under mirror.cacheMax, and the revisions
+    // of mirrored repositories pinned against eviction (the commit they resolved to when pinned).
+    `CREATE TABLE mirror_objects (
+      oid TEXT PRIMARY KEY,
+      size INTEGER NOT NULL,
+      last_access_at TEXT NOT NULL
+    )`,
+    `CREATE INDEX mirror_objects_lru ON mirror_objects (last_access_at)`,
+    `CREATE TABLE mirror_pins (
+      repo_id TEXT NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
+      revision TEXT NOT NULL,
+      commit_oid TEXT NOT NULL,
+      created_at TEXT NOT NULL,
+      PRIMARY KEY (repo_id, revision)
+    )`,
+  ],
 ];

@@ -145,3 +145,31 @@ export function parseFileRepoPath(segments: string[]): RepoPathMatch[] {
   }
   return candidates;
 }
+
+/**
+ * The raw request URL with the repository id replaced by `newId`, the rest of the path and the
+ * query kept as sent (a `.git` suffix stays): where a request for a renamed repository is
+ * redirected. Undefined when the id is not where the match says it is.
+ */
+export function withRepoId(rawUrl: string, match: RepoPathMatch, newId: string): string | undefined {
+  const q = rawUrl.indexOf("?");
+  const segments = (q < 0 ? rawUrl : rawUrl.slice(0, q)).split("/");
+  const query = q < 0 ? "" : rawUrl.slice(q);
+  const start = segments[1] === "api" ? 3 : match.repoType === "dataset" ? 2 : 1;
+  const count = match.repoId.split("/").length;
+  const raw = segments.slice(start, start + count);
+  if (raw.length !== count) return undefined;
+  let decoded: string[];
+  try {
+    decoded = raw.map((s) => decodeURIComponent(s));
+  } catch {
+    return undefined;
+  }
+  const replacement = newId.split("/").map((s) => encodeURIComponent(s));
+  if (decoded.join("/") !== match.repoId) {
+    const last = decoded[count - 1];
+    if (!last.endsWith(".git") || [...decoded.slice(0, -1), last.slice(0, -4)].join("/") !== match.repoId) return undefined;
+    replacement[replacement.length - 1] += ".git";
+  }
+  return [...segments.slice(0, start), ...replacement, ...segments.slice(start + count)].join("/") + query;
+}

@@ -22,10 +22,31 @@ import {
   type TreeEntry,
 } from "../git/bare-repo.ts";
 import { parseCardFrontMatter } from "../models/card-data.ts";
-import { MAX_SAFETENSORS_HEADER, parseSafetensorsHeader, safetensorsHeaderLength, type SafetensorsSummary } from "../models/safetensors.ts";
+import pLimit from "p-limit";
+import {
+  MAX_SAFETENSORS_HEADER,
+  parseSafetensorsHeader,
+  readSafetensorsHeader,
+  safetensorsHeaderLength,
+  type RangeReader,
+  type SafetensorsSummary,
+} from "../models/safetensors.ts";
 import type { Repo, ReposService } from "./repos.ts";
 
 export type ResolvedRevision = { commit: string; refName?: string };
+
+/** Bytes [start, end] (inclusive) of a mirrored repository's LFS object, read from its upstream by a ranged request. */
+export type RemoteRangeReader = (repo: Repo, commit: string, file: FileEntry, start: number, end: number) => Promise<Buffer>;
+
+/** The checkpoint counts of a commit; `upstreamFailed`: unknown for now because an upstream read failed (worth retrying). */
+export type CheckpointSummary = { summary: SafetensorsSummary | undefined; upstreamFailed: boolean };
+
+/** At most this many safetensors headers of one commit are read from an upstream (sharded checkpoints have up to ~200 shards). */
+const MAX_REMOTE_HEADERS = 256;
+/** Upstream header reads of one commit run this many at a time. */
+const REMOTE_HEADER_CONCURRENCY = 8;
+/** The first upstream read of a file: the 8-byte length and, for most files, the whole header in one round trip. */
+const FIRST_REMOTE_READ = 64 * 1024;
 
 export function createFilesService(deps: { reposService: ReposService; repos: ReposStore; blobs: BlobStore; clock?: () => Date }) {
   const clock = deps.clock ?? (() => new Date());
@@ -132,17 +153,14 @@ export function createFilesService(deps: { reposService: ReposService; repos: Re
 
     /** Parameter counts per dtype over every .safetensors file of the commit, from their headers. */
     async safetensorsSummary(repo: Repo, commit: string): Promise<SafetensorsSummary | undefined> {
-      const snapshot = await readSnapshot(dirOf(repo), commit);
-      const files = snapshot.entries.filter((e): e is FileEntry => e.type === "file" && e.path.endsWith(".safetensors"));
-      if (!files.length) return undefined;
-      const total: SafetensorsSummary = { parameters: {}, total: 0 };
-      for (const file of files) {
-        const summary = await readSafetensorsSummary(file);
-        if (!summary) return undefined; // a broken header: report nothing rather than a wrong count
-        for (const [dtype, n] of Object.entries(summary.parameters)) total.parameters[dtype] = (total.parameters[dtype] ?? 0) + n;
-        total.total += summary.total;
-      }
-      return total;
+      return (await checkpointSummary(repo, commit)).summary;
+    },
+
+    checkpointSummary,
+
+    /** Lets the headers of a mirrored repository's objects that are not in the store be read from the upstream (set at wiring time). */
+    setRemoteRangeReader(reader: RemoteRangeReader) {
+      readRemoteRange = reader;
     },
 
     /**
@@ -161,6 +179,82 @@ export function createFilesService(deps: { reposService: ReposService; repos: Re
       if (counts) await deps.repos.countDownload(repo.id, clock().toISOString().slice(0, 10));
     },
   };
+
+  let readRemoteRange: RemoteRangeReader | undefined;
+
+  /**
+   * Sums the headers of every .safetensors file of the commit. Headers of objects in the store are
+   * read locally; those of a mirrored repository's objects not fetched yet are read from the
+   * upstream by byte ranges (never whole files), a few at a time.
+   */
+  async function checkpointSummary(repo: Repo, commit: string): Promise<CheckpointSummary> {
+    const snapshot = await readSnapshot(dirOf(repo), commit);
+    const files = snapshot.entries.filter((e): e is FileEntry => e.type === "file" && e.path.endsWith(".safetensors"));
+    const unknown: CheckpointSummary = { summary: undefined, upstreamFailed: false };
+    if (!files.length) return unknown;
+    const summaries: (SafetensorsSummary | null | undefined)[] = new Array(files.length);
+    const remote: number[] = [];
+    for (const [i, file] of files.entries()) {
+      if (!file.lfs) return unknown; // a header not stored through LFS is not one we read
+      if (safetensorsCache.has(file.lfs.oid)) summaries[i] = safetensorsCache.get(file.lfs.oid);
+      else if ((await deps.blobs.stat(file.lfs.oid))?.size === file.lfs.size) summaries[i] = await readSafetensorsSummary(file);
+      else remote.push(i);
+    }
+    if (remote.length) {
+      const reader = readRemoteRange;
+      if (!repo.mirrored || !reader || remote.length > MAX_REMOTE_HEADERS) return unknown;
+      const limit = pLimit(REMOTE_HEADER_CONCURRENCY);
+      let failed = false;
+      await Promise.all(
+        remote.map((i) =>
+          limit(async () => {
+            if (failed) return; // one failure is enough to know the upstream cannot answer now
+            try {
+              summaries[i] = await readRemoteSummary(repo, commit, files[i], reader);
+            } catch {
+              failed = true;
+            }
+          }),
+        ),
+      );
+      if (failed) return { summary: undefined, upstreamFailed: true };
+    }
+    const total: SafetensorsSummary = { parameters: {}, total: 0 };
+    for (const summary of summaries) {
+      if (!summary) return unknown; // a broken header: report nothing rather than a wrong count
+      for (const [dtype, n] of Object.entries(summary.parameters)) total.parameters[dtype] = (total.parameters[dtype] ?? 0) + n;
+      total.total += summary.total;
+    }
+    return { summary: total, upstreamFailed: false };
+  }
+
+  const remoteReads = new Map<string, Promise<SafetensorsSummary | null>>();
+  /** One header from the upstream; null for a broken header (cached like a local one); throws when the upstream failed. */
+  function readRemoteSummary(repo: Repo, commit: string, file: FileEntry, reader: RemoteRangeReader): Promise<SafetensorsSummary | null> {
+    const { oid, size } = file.lfs!;
+    let running = remoteReads.get(oid);
+    if (!running) {
+      running = (async () => {
+        let upstreamError: unknown;
+        const read = prefetchingReader(size, async (start, end) => {
+          try {
+            return await reader(repo, commit, file, start, end);
+          } catch (error) {
+            upstreamError = error;
+            throw error;
+          }
+        });
+        const header = await readSafetensorsHeader(read, size);
+        if (upstreamError !== undefined) throw upstreamError;
+        const summary = header.ok ? elementsPerDtype(header.tensors) : null;
+        safetensorsCache.set(oid, summary);
+        if (safetensorsCache.size > 10_000) safetensorsCache.delete(safetensorsCache.keys().next().value!);
+        return summary;
+      })().finally(() => remoteReads.delete(oid));
+      remoteReads.set(oid, running);
+    }
+    return running;
+  }
 
   const safetensorsCache = new Map<string, SafetensorsSummary | null>();
   async function readSafetensorsSummary(file: FileEntry): Promise<SafetensorsSummary | undefined> {
@@ -189,6 +283,30 @@ export function createFilesService(deps: { reposService: ReposService; repos: Re
 }
 
 export type FilesService = ReturnType<typeof createFilesService>;
+
+/** The Hub's `safetensors` counts: stored elements per dtype (as parseSafetensorsHeader counts them). */
+function elementsPerDtype(tensors: { dtype: string; elements: number }[]): SafetensorsSummary {
+  const summary: SafetensorsSummary = { parameters: {}, total: 0 };
+  for (const t of tensors) {
+    summary.parameters[t.dtype] = (summary.parameters[t.dtype] ?? 0) + t.elements;
+    summary.total += t.elements;
+  }
+  return summary;
+}
+
+/**
+ * A range reader over a remote file whose first read (the 8-byte length) fetches up to
+ * FIRST_REMOTE_READ bytes, so a header that fits there costs one request instead of two.
+ */
+function prefetchingReader(size: number, read: (start: number, end: number) => Promise<Buffer>): RangeReader {
+  let head: Buffer | undefined;
+  return async (start, end) => {
+    if (!head && start === 0) head = await read(0, Math.min(size, FIRST_REMOTE_READ) - 1);
+    if (!head || start >= head.length) return read(start, end);
+    if (end < head.length) return head.subarray(start, end + 1);
+    return Buffer.concat([head.subarray(start), await read(head.length, end)]);
+  };
+}
 
 async function readRange(blobs: BlobStore, oid: string, start: number, end: number): Promise<Buffer> {
   const chunks: Buffer[] = [];

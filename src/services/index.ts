@@ -6,6 +6,7 @@ import type { Config } from "../config/config.ts";
 import { openSqlite, type Db } from "../db/database.ts";
 import { createAccountsStore } from "../db/accounts-store.ts";
 import { createReposStore } from "../db/repos-store.ts";
+import { createRepoAliasesStore } from "../db/repo-aliases-store.ts";
 import { createFsBlobStore } from "../storage/fs-blob-store.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
 import { createKeyedMutex } from "../lib/keyed-mutex.ts";
@@ -19,6 +20,7 @@ import { createGitPushService } from "./git-push.ts";
 import { createLicensePolicyService } from "./license-policy.ts";
 import { createIntelligenceService } from "./intelligence.ts";
 import { createMirrorService } from "./mirror.ts";
+import { createMirrorCache } from "./mirror-cache.ts";
 import { listRefs, removeStaleRefLocks } from "../git/bare-repo.ts";
 
 export type Services = ReturnType<typeof buildServices>;
@@ -44,7 +46,10 @@ export function buildServices(config: Config, options: { clock?: () => Date } = 
   const commits = createCommitsService({ dataDir: config.dataDir, reposService: repos, files, lfs, lock, maxRegularFileSize: config.maxRegularFileSize, clock });
 
   const gitPush = createGitPushService({ dataDir: config.dataDir, reposService: repos, repos: reposStore, blobs, maxRegularFileSize: config.maxRegularFileSize });
-  const mirror = createMirrorService({ config, db, repos: reposStore, accounts: accountsStore, reposService: repos, blobs, clock });
+  const mirrorCache = createMirrorCache({ db, blobs, repos: reposStore, reposService: repos, files, config, clock });
+  const mirror = createMirrorService({ config, db, repos: reposStore, accounts: accountsStore, reposService: repos, blobs, cache: mirrorCache, aliases: createRepoAliasesStore(db), clock });
+  // A mirrored model's safetensors headers are read by byte ranges from its upstream until the objects are fetched.
+  files.setRemoteRangeReader((repo, commit, file, start, end) => mirror.readRange(repo, commit, file.path, file.lfs!, { start, end }));
 
   return {
     config,
@@ -62,6 +67,8 @@ export function buildServices(config: Config, options: { clock?: () => Date } = 
     commits,
     gitPush,
     mirror,
+    /** The mirror's size limit, LRU eviction and pins. */
+    mirrorCache,
     /** The per-repository write lock shared by API commits, ref changes and git pushes. */
     lock,
     clock,
@@ -88,6 +95,7 @@ export function buildServices(config: Config, options: { clock?: () => Date } = 
       return fixed;
     },
     async close(): Promise<void> {
+      await mirrorCache.close();
       await db.destroy();
     },
   };

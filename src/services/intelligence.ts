@@ -53,7 +53,8 @@ export function createIntelligenceService(deps: { files: FilesService; licensePo
     const cached = cache.get(key);
     if (cached) return cached;
     const analysis = repo.type === "model" ? await readConfig(repo, commit) : null;
-    const checkpoint = repo.type === "model" ? ((await deps.files.safetensorsSummary(repo, commit)) ?? null) : null;
+    const read = repo.type === "model" ? await deps.files.checkpointSummary(repo, commit) : undefined;
+    const checkpoint = read?.summary ?? null;
     const terms = await deps.licensePolicy.termsAt(repo, commit);
     const facts: ModelFacts = {
       parameters: analysis?.parameters ?? null,
@@ -70,6 +71,8 @@ export function createIntelligenceService(deps: { files: FilesService; licensePo
     if (!facts.parameters && checkpoint) {
       facts.notes = [...facts.notes, "no usable config.json: the total comes from the safetensors headers and the active count is unknown"];
     }
+    // An upstream that could not be read now may answer next time: only complete facts are kept.
+    if (read?.upstreamFailed) return facts;
     cache.set(key, facts);
     if (cache.size > 1000) cache.delete(cache.keys().next().value!);
     return facts;

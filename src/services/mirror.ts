@@ -8,18 +8,26 @@
 // - Freshness: a branch name is revalidated with a short fetch once its refs are older than
 //   `mirror.maxAgeSeconds`. When the upstream is down or slow the cached refs are served with
 //   `X-HF-Warning: agora-mirror; upstream unavailable, serving cached refs from <time>`.
-// - LFS content is fetched on the first download of an object: streamed to that client and into
-//   a blob-store writer at the same time; the last chunk is held back until the SHA-256 and size
-//   match the pointer, then the response ends and the object is published. On a mismatch or an
+// - LFS content is fetched on the first download of an object: written into a blob-store writer
+//   and streamed to the client as it arrives; the end is held back until the SHA-256 and size
+//   match the pointer and the object is published, then the response ends. On a mismatch or an
 //   upstream failure the client's response is aborted (never a short or wrong complete file)
 //   and nothing is published.
-// - Single flight: one upstream fetch per missing object in this process. Requests arriving
-//   while it runs wait for the publish and are then served from the store (they receive no
-//   bytes until the object is verified). With `workers` > 1 each worker process has its own
-//   single flight; the store's verified, atomic publish keeps concurrent fetches safe.
+// - Single flight with a tee (services/mirror-flight.ts): one upstream fetch per missing object
+//   in this process, and every request for it, the first and those arriving while it runs, reads
+//   the fetch's staging file as it grows, with the same held-back end and the same abort on
+//   failure. With `workers` > 1 each worker process has its own single flight; the store's
+//   verified, atomic publish keeps concurrent fetches safe.
 // - Ranged reads of an object not in the store are forwarded to the upstream and streamed
 //   through without caching, so reading a header does not pull a whole file.
-// - A namespace that exists locally (an account or a local repository) never falls through.
+// - Model headers: the safetensors headers of objects not in the store are read from the upstream
+//   by byte ranges (readRange, wired into the files service), so a new mirror has its checkpoint
+//   counts without fetching any weights.
+// - Renamed upstream repositories: when the upstream answers an id with a redirect (or with an
+//   `id` naming another repository), the mirror is created under the new id and the old id is
+//   remembered as an alias; requests for the old id are redirected, as the Hub does.
+// - A namespace that exists locally (an account or a local repository) never falls through, and
+//   an alias never shadows a local repository or namespace.
 // - Upstream private repositories are not mirrored; gated ones stay gated with the upstream's mode.
 
 import { once } from "node:events";
@@ -33,10 +41,13 @@ import type { Db, RepoRow } from "../db/database.ts";
 import type { ReposStore, RepoType } from "../db/repos-store.ts";
 import type { AccountsStore } from "../db/accounts-store.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
+import type { RepoAliasesStore } from "../db/repo-aliases-store.ts";
 import { commitExists, COMMIT_OID, initBareRepo, listRefs, readSnapshot, removeRepoDir } from "../git/bare-repo.ts";
 import { fetchFromUpstream, FetchTimeoutError } from "../git/fetch-upstream.ts";
 import { newRepoRow, parseRepoId, repoFullId, type Repo, type ReposService } from "./repos.ts";
 import type { LfsBatchResult } from "./lfs.ts";
+import type { MirrorCache } from "./mirror-cache.ts";
+import { ObjectFlight } from "./mirror-flight.ts";
 
 const INFO_TIMEOUT_MS = 5_000;
 const FIRST_FETCH_TIMEOUT_MS = 60_000;
@@ -49,6 +60,8 @@ const MISS_TTL_MS = 30_000;
 const MISS_CACHE_SIZE = 10_000;
 /** After a revalidation timed out, stale refs are served at once (with the warning) for this long. */
 const RETRY_AFTER_TIMEOUT_MS = 30_000;
+/** A ranged read of a model header, from the request to its last byte. */
+const HEADER_READ_TIMEOUT_MS = 5_000;
 
 type LfsRef = { oid: string; size: number };
 
@@ -61,15 +74,19 @@ export function createMirrorService(deps: {
   accounts: AccountsStore;
   reposService: ReposService;
   blobs: BlobStore;
+  aliases: RepoAliasesStore;
+  /** Told of every object published, for its size limit (services/mirror-cache.ts). */
+  cache?: Pick<MirrorCache, "afterPublish">;
   clock?: () => Date;
 }) {
   const clock = deps.clock ?? (() => new Date());
   const { upstreams, mirror: settings } = deps.config;
   const creating = new Map<string, Promise<Repo | undefined>>();
   const refreshing = new Map<string, Promise<void>>();
-  const fetchingObjects = new Map<string, Promise<void>>();
+  const fetchingObjects = new Map<string, ObjectFlight>();
   const misses = new Map<string, number>(); // key → time the upstreams said "not found"
   const timedOut = new Map<string, number>(); // repo id → time its last revalidation timed out
+  const rangeTimedOut = new Map<string, number>(); // repo id → time its last header read timed out
   /** Upstream requests for LFS bodies made by this process (whole objects, not ranges). */
   let objectFetches = 0;
 
@@ -154,11 +171,53 @@ export function createMirrorService(deps: {
     }
   }
 
+  /** The id the upstream answered for: its `id` field, else the info path a redirect ended on. */
+  function upstreamIdOf(upstream: Upstream, type: RepoType, infoId: unknown, answeredUrl: string): string | undefined {
+    if (typeof infoId === "string") return infoId;
+    const prefix = `${upstream.url}/api/${type === "dataset" ? "datasets" : "models"}/`;
+    if (!answeredUrl.startsWith(prefix)) return undefined;
+    try {
+      return decodeURIComponent(answeredUrl.slice(prefix.length).split("?", 1)[0]);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Where a repository the upstream renamed goes here: undefined (mirror it under the new id), the
+   * mirrored row it already has, or "refused" when the new id may not be mirrored (denied, in a
+   * local namespace, or a local repository).
+   */
+  async function renameTarget(type: RepoType, newId: string): Promise<Repo | undefined | "refused"> {
+    let parsed;
+    try {
+      parsed = parseRepoId(newId);
+    } catch {
+      return "refused";
+    }
+    if (!allowed(type, newId) || (await namespaceIsLocal(parsed.namespace))) return "refused";
+    const existing = await deps.reposService.find(type, newId);
+    if (existing && !existing.mirrored) return "refused";
+    return existing;
+  }
+
+  async function recordAlias(type: RepoType, oldId: string, repo: Pick<RepoRow, "id">): Promise<void> {
+    const { namespace, name } = parseRepoId(oldId);
+    await deps.aliases.put({ type, namespace, name, repo_id: repo.id, created_at: clock().toISOString() });
+  }
+
+  /** The mirrored repository an old id was renamed to, by the alias recorded when it was mirrored. */
+  async function aliasTarget(type: RepoType, namespace: string, name: string): Promise<Repo | undefined> {
+    const alias = await deps.aliases.find(type, namespace, name);
+    return alias ? deps.repos.findById(alias.repo_id) : undefined;
+  }
+
   /** Looks the repository up on the upstreams and creates the mirrored row; undefined if none has it. */
   async function create(type: RepoType, id: string): Promise<Repo | undefined> {
     let lastFailure: unknown;
     for (const upstream of upstreams) {
       let info: { id?: unknown; private?: unknown; gated?: unknown };
+      let answeredUrl: string;
       try {
         const { response } = await upstreamGet(upstream, `${upstream.url}/api/${type === "dataset" ? "datasets" : "models"}/${id}`, { timeoutMs: INFO_TIMEOUT_MS });
         if (response.status === 401 || response.status === 403 || response.status === 404) {
@@ -170,13 +229,24 @@ export function createMirrorService(deps: {
           lastFailure = `${upstream.url} answered ${response.status}`;
           continue;
         }
+        answeredUrl = response.url;
         info = (await response.json()) as typeof info;
       } catch (error) {
         lastFailure = error;
         continue;
       }
       if (info.private === true) continue; // never turn an upstream private repository into a readable local one
-      const canonical = typeof info.id === "string" && info.id.toLowerCase() === id.toLowerCase() ? info.id : id;
+      // The upstream's spelling of the id; another id altogether when the repository was renamed.
+      const canonical = upstreamIdOf(upstream, type, info.id, answeredUrl) ?? id;
+      const renamed = canonical.toLowerCase() !== id.toLowerCase();
+      if (renamed) {
+        const target = await renameTarget(type, canonical);
+        if (target === "refused") continue;
+        if (target) {
+          await recordAlias(type, id, target);
+          return target;
+        }
+      }
       const { namespace, name } = parseRepoId(canonical);
       const gated: RepoRow["gated"] = info.gated === "auto" || info.gated === "manual" ? info.gated : "false";
       const now = clock().toISOString();
@@ -195,9 +265,11 @@ export function createMirrorService(deps: {
       } catch (error) {
         removeRepoDir(dir);
         const raced = String(error).includes("UNIQUE") ? await deps.repos.find(type, namespace, name) : undefined;
+        if (raced && renamed) await recordAlias(type, id, raced);
         if (raced) return raced;
         throw error;
       }
+      if (renamed) await recordAlias(type, id, row);
       const created = (await deps.repos.findById(row.id))!;
       await afterFetch(created);
       return (await deps.repos.findById(row.id))!;
@@ -270,22 +342,24 @@ export function createMirrorService(deps: {
   }
 
   /**
-   * Fetches an LFS object into the store through the verified path. With `client`, the bytes are
-   * also written to it as they arrive, except the last chunk, which is written only after the
-   * object verified and was published; on any failure the client stream is destroyed.
+   * Fetches an LFS object into the store through the verified path, reporting to `flight`. With
+   * `client` (and a store that cannot be read while staged), the bytes are also written to it as
+   * they arrive, except the last chunk, which is written only after the object verified and was
+   * published; on any failure the client stream is destroyed.
    */
-  async function fetchObject(repo: Repo, commit: string, path: string, lfs: LfsRef, client?: PassThrough): Promise<void> {
+  async function fetchObject(repo: Repo, commit: string, path: string, lfs: LfsRef, client?: PassThrough, flight?: ObjectFlight): Promise<void> {
     const { response, controller } = await openUpstreamFile(repo, commit, path);
     if (response.status !== 200) {
       await response.body?.cancel().catch(() => {});
       throw unavailable(`${path} of ${repoFullId(repo)} is not cached here and the upstream answered ${response.status}`);
     }
     objectFetches++;
-    return pump(repo, lfs, response, controller, client);
+    return pump(repo, lfs, response, controller, client, flight);
   }
 
-  async function pump(repo: Repo, lfs: LfsRef, response: Response, controller: AbortController, client?: PassThrough): Promise<void> {
+  async function pump(repo: Repo, lfs: LfsRef, response: Response, controller: AbortController, client?: PassThrough, flight?: ObjectFlight): Promise<void> {
     const writer = await deps.blobs.write();
+    if (flight?.attach(writer)) client = undefined; // every client, the first too, reads the staging file
     let clientOpen = client !== undefined;
     client?.on("close", () => (clientOpen = false));
     const toClient = async (chunk: Buffer) => {
@@ -298,13 +372,14 @@ export function createMirrorService(deps: {
       for await (const chunk of bodyChunks(response, controller)) {
         received += chunk.length;
         if (received > lfs.size) throw new Error(`upstream sent more than the ${lfs.size} bytes of ${lfs.oid}`);
-        if (!writer.stream.write(chunk)) await once(writer.stream, "drain");
+        if (!writer.stream.write(chunk, flight?.landed(chunk.length))) await once(writer.stream, "drain");
         if (held) await toClient(held);
         held = chunk;
       }
       writer.stream.end();
       await writer.commit(lfs.oid, lfs.size); // throws on a wrong hash or size, publishing nothing
       await deps.repos.linkLfsObject(repo.id, lfs.oid, lfs.size);
+      await deps.cache?.afterPublish(lfs.oid, lfs.size);
       if (held) await toClient(held);
       if (client && !client.destroyed) client.end();
     } catch (error) {
@@ -313,6 +388,19 @@ export function createMirrorService(deps: {
       client?.destroy(error as Error);
       throw error;
     }
+  }
+
+  /** Starts the one fetch of an object in this process; it is registered until it published or failed. */
+  function startFlight(repo: Repo, commit: string, path: string, lfs: LfsRef, client?: PassThrough): ObjectFlight {
+    const flight = new ObjectFlight(lfs.size);
+    fetchingObjects.set(lfs.oid, flight);
+    fetchObject(repo, commit, path, lfs, client, flight)
+      .then(
+        () => flight.publish(),
+        (error: unknown) => flight.fail(error),
+      )
+      .finally(() => fetchingObjects.delete(lfs.oid));
+    return flight;
   }
 
   const service = {
@@ -346,6 +434,8 @@ export function createMirrorService(deps: {
         return undefined;
       }
       if (!allowed(type, id) || (await namespaceIsLocal(parsed.namespace))) return undefined;
+      const renamed = await aliasTarget(type, parsed.namespace, parsed.name);
+      if (renamed) return renamed;
       if (settings.offline) throw unavailable(`offline mode: ${type === "dataset" ? "datasets/" : ""}${id} is not cached here`);
       const key = `${type}:${id.toLowerCase()}`;
       const missedAt = misses.get(key);
@@ -370,57 +460,91 @@ export function createMirrorService(deps: {
     freshen,
 
     /**
-     * Content of an LFS object missing from the store. Answers the stream to send (this request
-     * fetches it, or it is a ranged read streamed through), or undefined when another request's
-     * fetch has just published it and the caller should serve it from the store.
+     * The id a repository missing here was renamed to upstream (its mirror answers under that id),
+     * for a redirect; never for an id that exists here or whose namespace is local.
+     */
+    async renamedTo(type: RepoType, id: string): Promise<string | undefined> {
+      let parsed;
+      try {
+        parsed = parseRepoId(id);
+      } catch {
+        return undefined;
+      }
+      // The alias first: one key lookup in a table that is empty on most hubs.
+      const target = await aliasTarget(type, parsed.namespace, parsed.name);
+      if (!target || (await deps.reposService.find(type, id)) || (await namespaceIsLocal(parsed.namespace))) return undefined;
+      return repoFullId(target);
+    },
+
+    /**
+     * Bytes [start, end] of an LFS object not in the store, by one ranged upstream request through
+     * the verified range path (for model headers). After a read timed out, the repository's
+     * upstream is not asked again for a while: a blackholed upstream costs one wait, not one per request.
+     */
+    async readRange(repo: Repo, commit: string, path: string, lfs: LfsRef, range: { start: number; end: number }): Promise<Buffer> {
+      const lastTimeout = rangeTimedOut.get(repo.id);
+      if (lastTimeout !== undefined && Date.now() - lastTimeout < RETRY_AFTER_TIMEOUT_MS) {
+        throw unavailable(`the upstream of ${repoFullId(repo)} did not answer a ranged read recently`);
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          rangeTimedOut.set(repo.id, Date.now());
+          reject(unavailable(`the upstream of ${repoFullId(repo)} did not answer a ranged read of ${path} within ${HEADER_READ_TIMEOUT_MS} ms`));
+        }, HEADER_READ_TIMEOUT_MS);
+      });
+      const opening = openRange(repo, commit, path, lfs, range);
+      try {
+        const stream = await Promise.race([opening, deadline]);
+        const reading = (async () => {
+          const chunks: Buffer[] = [];
+          for await (const chunk of stream) chunks.push(chunk as Buffer);
+          return Buffer.concat(chunks);
+        })();
+        reading.catch(() => {});
+        try {
+          const bytes = await Promise.race([reading, deadline]);
+          rangeTimedOut.delete(repo.id);
+          return bytes;
+        } catch (error) {
+          stream.destroy();
+          throw error;
+        }
+      } catch (error) {
+        opening.then((late) => late.destroy(), () => {}); // a stream that opened after the deadline is dropped
+        throw error;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+
+    /**
+     * Content of an LFS object missing from the store. Answers the stream to send (the object's
+     * one fetch in this process, read as it arrives, or a ranged read streamed through), or
+     * undefined when the object has just been published and the caller should serve it from
+     * the store. Throws UpstreamUnavailable when the fetch failed before its first byte.
      */
     async openLfs(repo: Repo, commit: string, path: string, lfs: LfsRef, range?: { start: number; end: number }): Promise<Readable | undefined> {
       if (range) return openRange(repo, commit, path, lfs, range);
       if ((await deps.blobs.stat(lfs.oid))?.size === lfs.size) return undefined;
-      // No await between looking the fetch up and registering a new one: exactly one leader.
-      const running = fetchingObjects.get(lfs.oid);
-      if (running) {
-        await running.catch((error: unknown) => {
-          throw error instanceof AgoraError ? error : unavailable(`fetching ${path} of ${repoFullId(repo)} from the upstream failed`, error);
-        });
+      // No await between looking the fetch up and registering a new one: exactly one fetch.
+      let flight = fetchingObjects.get(lfs.oid);
+      const client = flight ? undefined : new PassThrough({ highWaterMark: 1024 * 1024 });
+      flight ??= startFlight(repo, commit, path, lfs, client);
+      try {
+        if (await flight.started) return await flight.reader();
+        if (client) return client; // a store without staged reads: the fetch feeds this client itself
+        await flight.settled;
         return undefined;
+      } catch (error) {
+        throw error instanceof AgoraError ? error : unavailable(`fetching ${path} of ${repoFullId(repo)} from the upstream failed`, error);
       }
-      const client = new PassThrough({ highWaterMark: 1024 * 1024 });
-      let started!: () => void;
-      let failedToStart!: (error: unknown) => void;
-      const headers = new Promise<void>((resolve, reject) => ((started = resolve), (failedToStart = reject)));
-      const job = (async () => {
-        const opened = await openUpstreamFile(repo, commit, path).catch((error: unknown) => {
-          failedToStart(error);
-          throw error;
-        });
-        if (opened.response.status !== 200) {
-          await opened.response.body?.cancel().catch(() => {});
-          const error = unavailable(`${path} of ${repoFullId(repo)} is not cached here and the upstream answered ${opened.response.status}`);
-          failedToStart(error);
-          throw error;
-        }
-        objectFetches++;
-        started();
-        await pump(repo, lfs, opened.response, opened.controller, client);
-      })().finally(() => fetchingObjects.delete(lfs.oid));
-      job.catch(() => {});
-      fetchingObjects.set(lfs.oid, job);
-      await headers;
-      return client;
     },
 
     /** Fetches an LFS object into the store unless present (prefetch). */
     async fetchObject(repo: Repo, commit: string, path: string, lfs: LfsRef): Promise<"cached" | "fetched"> {
       if ((await deps.blobs.stat(lfs.oid))?.size === lfs.size) return "cached";
-      const running = fetchingObjects.get(lfs.oid);
-      if (running) {
-        await running;
-        return "fetched";
-      }
-      const job = fetchObject(repo, commit, path, lfs).finally(() => fetchingObjects.delete(lfs.oid));
-      fetchingObjects.set(lfs.oid, job);
-      await job;
+      await (fetchingObjects.get(lfs.oid) ?? startFlight(repo, commit, path, lfs)).settled;
       return "fetched";
     },
 

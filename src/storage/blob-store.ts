@@ -9,6 +9,8 @@
 //   BlobMismatchError and leaves nothing behind. `abort()` discards the staging file. A crash
 //   at any point leaves either no object or the complete, verified one: never a partial object.
 // - Published objects are durable (file and directory fsynced) before `commit` resolves.
+// - Optionally, `openStaged()` reads bytes a writer has staged so far, before they are verified:
+//   a caller serving them must hold the end back until `commit` succeeded (services/mirror-flight.ts).
 // - An oid that is not 64 lowercase hex characters throws InvalidBlobKeyError.
 
 import type { Readable, Writable } from "node:stream";
@@ -24,6 +26,22 @@ export interface BlobWriter {
   commit(expectedOid: string, expectedSize: number): Promise<void>;
   /** Remove staged bytes; safe to call after commit (no-op) or twice. */
   abort(): Promise<void>;
+  /**
+   * Optional, for drivers that stage to a local file: a reader of the bytes staged so far, so
+   * other readers of an object still arriving can be served from it (a tee). A byte may be read
+   * once the `stream.write` callback of the chunk holding it has run. The bytes are unverified
+   * until `commit` resolves. An open reader stays readable after `commit` or `abort` until it is
+   * closed; opening one after either has started throws (the caller then reads the published
+   * object, if there is one).
+   */
+  openStaged?(): Promise<StagedReader>;
+}
+
+/** Reads the staged bytes of a writer (BlobWriter.openStaged). */
+export interface StagedReader {
+  /** Up to `length` bytes at `position`; fewer only where the staged bytes end. */
+  read(position: number, length: number): Promise<Buffer>;
+  close(): Promise<void>;
 }
 
 export interface BlobStore {

@@ -2,7 +2,8 @@
 //
 // Layout under `root`:
 //   objects/<oid[0:2]>/<oid>   published objects, immutable
-//   staging/<random>           uploads in progress; never read by anyone
+//   staging/<random>           uploads in progress; never served as objects (openStaged's readers
+//                              see them before they are verified, and must hold the end back)
 // Publishing is write → fsync → verify → rename → fsync(dir): a reader sees the whole verified
 // object or nothing. Staging files older than a day are removed at start-up.
 
@@ -11,7 +12,7 @@ import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import { Writable } from "node:stream";
-import { assertBlobKey, BlobMismatchError, BlobNotFoundError, type BlobStore, type BlobWriter } from "./blob-store.ts";
+import { assertBlobKey, BlobMismatchError, BlobNotFoundError, type BlobStore, type BlobWriter, type StagedReader } from "./blob-store.ts";
 
 const READ_CHUNK = 1024 * 1024; // 1 MiB chunks: the 64 KiB default streams at a third of the disk's speed
 const FLUSH_EVERY = 64 * 1024 * 1024; // staged bytes are flushed to disk this often while they arrive
@@ -135,6 +136,25 @@ export function createFsBlobStore(root: string): BlobStore {
           aborted = true;
           if (!finished) await handle.close().catch(() => {});
           await fsp.rm(stagingPath, { force: true });
+        },
+        // A descriptor of its own: it keeps reading the same inode after the rename into objects/
+        // (or the unlink of an abort), so a reader in the middle of the file never loses its place.
+        async openStaged(): Promise<StagedReader> {
+          if (finished || aborted) throw new Error("the staged bytes were already committed or discarded");
+          const reader = await fsp.open(stagingPath, "r");
+          return {
+            async read(position, length) {
+              const buffer = Buffer.allocUnsafeSlow(length);
+              let filled = 0;
+              while (filled < length) {
+                const { bytesRead } = await reader.read(buffer, filled, length - filled, position + filled);
+                if (bytesRead === 0) break;
+                filled += bytesRead;
+              }
+              return filled === length ? buffer : buffer.subarray(0, filled);
+            },
+            close: () => reader.close(),
+          };
         },
       };
       return writer;

@@ -5,7 +5,7 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Services } from "../../services/index.ts";
-import { parseApiRepoPath, parseFileRepoPath, splitPath, type RepoOp, type RepoPathMatch } from "../hub-paths.ts";
+import { parseApiRepoPath, parseFileRepoPath, splitPath, withRepoId, type RepoOp, type RepoPathMatch } from "../hub-paths.ts";
 import { baseUrlOf, parseQuery, type RepoRouteHandler } from "../route-context.ts";
 import { whoamiRoute } from "./whoami.ts";
 import { validateYamlRoute } from "./validate-yaml.ts";
@@ -137,6 +137,15 @@ async function dispatch(
   if (refresh !== undefined && services.mirror.enabled) {
     const warning = await services.mirror.prepare(chosen.repoType, chosen.repoId, chosen.rev, { refresh });
     if (warning) reply.header("X-HF-Warning", warning);
+  }
+  // A repository renamed upstream answers under its new id: a 307 like the Hub's, relative so that
+  // the Python client's HEAD (which follows only relative redirects) follows it too.
+  const renamed = await services.mirror.renamedTo(chosen.repoType, chosen.repoId);
+  const moved = renamed ? withRepoId(request.raw.url ?? "", chosen, renamed) : undefined;
+  if (moved) {
+    const location = `${new URL(baseUrlOf(request, services)).pathname.replace(/\/$/, "")}${moved}`;
+    reply.code(307).header("Location", location);
+    return request.method === "HEAD" ? reply.send() : reply.type("text/plain; charset=utf-8").send(`Temporary Redirect. Redirecting to ${location}`);
   }
   return handler({
     request,

@@ -1,16 +1,23 @@
 // GET /lfs-download/{oid}?repo=…&size=…&exp=…&sig=… — the signed download URL of the LFS batch
-// API (git-lfs). Range is honoured.
+// API (git-lfs). Range is honoured; the license policy is applied again (see below).
 
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { AgoraError } from "../../errors.ts";
 import type { Services } from "../../services/index.ts";
-import { parseQuery } from "../route-context.ts";
+import { baseUrlOf, parseQuery } from "../route-context.ts";
 import { parseRange } from "./resolve-file.ts";
 import { sendFileRange } from "../send-file.ts";
 
 export async function lfsDownloadRoute(request: FastifyRequest, reply: FastifyReply, services: Services) {
   const { oid } = request.params as { oid: string };
-  const { size } = services.lfs.checkDownload(oid, parseQuery(request.raw.url ?? ""));
+  const { repoId, size } = services.lfs.checkDownload(oid, parseQuery(request.raw.url ?? ""));
+  // The URL was signed by a batch answer that applied the license policy, but it stays valid
+  // for an hour and the repository may have been relicensed since. A dry-run refusal was
+  // logged by that batch request.
+  const repo = await services.reposStore.findById(repoId);
+  const refusal = repo && (await services.licensePolicy.repositoryRefusal(repo, { download: "LFS download", baseUrl: baseUrlOf(request, services) }));
+  if (refusal) throw refusal;
+  if (repo?.mirrored) services.mirrorCache.touch(oid); // before the stat: a touched object is not evicted under this request
   const stat = await services.blobs.stat(oid);
   if (!stat || stat.size !== size) throw new AgoraError("NotFound", `object ${oid} not found`);
   const range = parseRange(request.headers.range, size);

@@ -106,6 +106,7 @@ export async function resolveFileRoute({ services, caller, match, request, reply
   if (range) reply.header("Content-Range", `bytes ${range.start}-${range.end}/${size}`);
   reply.header("Content-Length", String(length));
   if (request.method === "HEAD") return reply.send();
+  if (lfs && repo.mirrored) services.mirrorCache.touch(lfs.oid); // before the stat: a touched object is not evicted under this request
   if (lfs && repo.mirrored && (await services.blobs.stat(lfs.oid))?.size !== lfs.size) {
     // Not fetched from the upstream yet (services/mirror.ts); undefined: another request just stored it.
     const fetched = await services.mirror.openLfs(repo, commit, path, lfs, range);
