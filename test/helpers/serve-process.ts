@@ -29,3 +29,19 @@ export function runAgora(args: string[], env: Record<string, string> = {}) {
   const result = spawnSync(process.execPath, [AGORA_BIN, ...args], { encoding: "utf8", env: { ...process.env, ...env } });
   return { code: result.status, stdout: result.stdout.trim(), stderr: result.stderr.trim() };
 }
+
+/**
+ * Runs one `agora` command without blocking this process (which may be serving the hubs the
+ * command talks to); logging silenced unless `env` says otherwise.
+ */
+export function runAgoraAsync(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [AGORA_BIN, ...args], { env: { ...process.env, AGORA_LOG_LEVEL: "silent", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout: stdout.trim(), stderr: stderr.trim() }));
+  });
+}

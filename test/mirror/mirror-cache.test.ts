@@ -7,7 +7,7 @@
 
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
@@ -18,7 +18,7 @@ import { ConfigError, loadConfig } from "../../src/config/config.ts";
 import { buildServices } from "../../src/services/index.ts";
 import { buildApp } from "../../src/http/app.ts";
 import { startHub, tempDir, type TestHub } from "../helpers/server.ts";
-import { AGORA_BIN } from "../helpers/serve-process.ts";
+import { AGORA_BIN, runAgoraAsync } from "../helpers/serve-process.ts";
 
 const MiB = 1024 * 1024;
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
@@ -89,18 +89,6 @@ async function download(mirror: Awaited<ReturnType<typeof startMirror>>, url: st
   await mirror.services.mirrorCache.evictIfNeeded();
 }
 
-/** Runs the CLI without blocking this process, which serves the upstream, the proxy and the mirror. */
-function agora(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [AGORA_BIN, ...args], { env: { ...process.env, AGORA_LOG_LEVEL: "silent", ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout: stdout.trim(), stderr: stderr.trim() }));
-  });
-}
 
 test("over the limit, the least recently downloaded object is evicted; it downloads again correctly with one more upstream fetch", async (t) => {
   const upstream = await startHub(t);
@@ -149,7 +137,7 @@ test("a pinned revision survives any pressure and downloads with the upstream st
   t.after(proxy.close);
   const env = { AGORA_UPSTREAM: proxy.url, AGORA_MIRROR_CACHE_MAX: "3MiB" };
   const mirror = await startMirror(t, env);
-  const cli = (args: string[]) => agora([...args, "--data", mirror.dataDir], env);
+  const cli = (args: string[]) => runAgoraAsync([...args, "--data", mirror.dataDir], env);
   const p = (name: string) => pinned.files.get(name)!;
   const o = (name: string) => other.files.get(name)!;
   const getOther = async (name: string) => {
@@ -215,10 +203,10 @@ test("a pinned revision larger than the limit is kept whole, and the pin says th
   const pinned = await publish(upstream, await upstream.token("alice"), "alice/huge", ["h1.bin", "h2.bin"]);
   const data = tempDir(t);
   const env = { AGORA_UPSTREAM: upstream.url, AGORA_MIRROR_CACHE_MAX: "1MiB" };
-  const pin = await agora(["mirror", "pin", "alice/huge@main", "--data", data], env);
+  const pin = await runAgoraAsync(["mirror", "pin", "alice/huge@main", "--data", data], env);
   assert.equal(pin.code, 0, pin.stderr + pin.stdout);
   assert.match(pin.stdout, /warning: the mirror cache holds 2\.0 MiB, over its limit of 1\.0 MiB/);
-  const status = await agora(["mirror", "status", "--json", "--data", data], env);
+  const status = await runAgoraAsync(["mirror", "status", "--json", "--data", data], env);
   const cache = (JSON.parse(status.stdout) as { cache: { cachedBytes: number; overLimit: boolean } }).cache;
   assert.deepEqual([cache.cachedBytes, cache.overLimit], [2 * MiB, true]);
   for (const bytes of pinned.files.values()) assert.ok(fs.existsSync(path.join(data, "lfs", "objects", sha256(bytes).slice(0, 2), sha256(bytes))));

@@ -5,7 +5,6 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -16,24 +15,12 @@ import { loadConfig } from "../../src/config/config.ts";
 import { buildServices, type Services } from "../../src/services/index.ts";
 import { createMirrorTransferService } from "../../src/services/mirror-transfer.ts";
 import { startHub, tempDir, type TestHub } from "../helpers/server.ts";
-import { AGORA_BIN } from "../helpers/serve-process.ts";
+import { runAgoraAsync } from "../helpers/serve-process.ts";
 import { createTag } from "../helpers/hub-http.ts";
 import { safetensorsFile } from "../helpers/model-files.ts";
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
-/** Runs the CLI without blocking this process, which serves the hubs the CLI may talk to. */
-function agora(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [AGORA_BIN, ...args], { env: { ...process.env, AGORA_LOG_LEVEL: "silent", ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout: stdout.trim(), stderr: stderr.trim() }));
-  });
-}
 
 /** Cleanups for hubs and directories shared by the tests of a suite, run after the last one. */
 function suiteScope() {
@@ -154,7 +141,7 @@ describe("agora mirror export / import", () => {
     assert.equal(sha256(new Uint8Array(await cached!.arrayBuffer())), sha256(files.get("data/tokens.bin")!));
 
     archive = path.join(work, "transfer.tar");
-    const exported = await agora(["mirror", "export", "alice/transfer", archive, "--data", mirrorDir], upstreamEnv());
+    const exported = await runAgoraAsync(["mirror", "export", "alice/transfer", archive, "--data", mirrorDir], upstreamEnv());
     assert.equal(exported.code, 0, exported.stderr + exported.stdout);
     assert.match(exported.stdout, new RegExp(`commit ${commit}`));
     assert.match(exported.stdout, /fetched\s+model\.safetensors/);
@@ -179,7 +166,7 @@ describe("agora mirror export / import", () => {
 
   test("imported into a hub with no upstream: every file downloads with identical bytes, at the upstream's commit id, listed as mirrored; re-import changes nothing", async (t) => {
     const site = tempDir(t, "agora-airgap-");
-    const imported = await agora(["mirror", "import", archive, "--data", site]);
+    const imported = await runAgoraAsync(["mirror", "import", archive, "--data", site]);
     assert.equal(imported.code, 0, imported.stderr + imported.stdout);
     assert.match(imported.stdout, /created mirrored model alice\/transfer/);
     assert.match(imported.stdout, new RegExp(`refs/heads/main created at ${commit}`));
@@ -207,7 +194,7 @@ describe("agora mirror export / import", () => {
     await hub.close();
 
     const before = leftovers(site);
-    const again = await agora(["mirror", "import", archive, "--data", site]);
+    const again = await runAgoraAsync(["mirror", "import", archive, "--data", site]);
     assert.equal(again.code, 0, again.stderr + again.stdout);
     assert.match(again.stdout, /updated mirrored model alice\/transfer/);
     assert.match(again.stdout, /refs\/heads\/main unchanged/);
@@ -234,7 +221,7 @@ describe("agora mirror export / import", () => {
     await mirror.close();
     const dir = tempDir(t);
     const file = path.join(dir, "uncached.tar");
-    const result = await agora(["mirror", "export", "alice/uncached", file, "--data", mirrorDir, "--upstream", "http://127.0.0.1:9"]);
+    const result = await runAgoraAsync(["mirror", "export", "alice/uncached", file, "--data", mirrorDir, "--upstream", "http://127.0.0.1:9"]);
     assert.equal(result.code, 1, result.stdout);
     assert.match(result.stderr, /weights\.bin \(LFS object [0-9a-f]{64}\) of alice\/uncached is not cached here and could not be fetched/);
     assert.match(result.stderr, /Run `agora mirror prefetch alice\/uncached@[0-9a-f]{40}` while the upstream is reachable/);
@@ -244,10 +231,10 @@ describe("agora mirror export / import", () => {
 
   test("a commit id travels without a ref and is served by id; a later archive of main adds the branch to the same mirror", async (t) => {
     const pinnedArchive = path.join(tempDir(t), "first.tar");
-    const exported = await agora(["mirror", "export", `alice/transfer@${firstCommit}`, pinnedArchive, "--data", mirrorDir], upstreamEnv());
+    const exported = await runAgoraAsync(["mirror", "export", `alice/transfer@${firstCommit}`, pinnedArchive, "--data", mirrorDir], upstreamEnv());
     assert.equal(exported.code, 0, exported.stderr + exported.stdout);
     const site = tempDir(t, "agora-airgap-");
-    const imported = await agora(["mirror", "import", pinnedArchive, "--data", site]);
+    const imported = await runAgoraAsync(["mirror", "import", pinnedArchive, "--data", site]);
     assert.equal(imported.code, 0, imported.stderr + imported.stdout);
     assert.match(imported.stdout, /no branch or tag: use it by its commit id/);
     const hub = await startHub(t, { dataDir: site });
@@ -257,7 +244,7 @@ describe("agora mirror export / import", () => {
     assert.equal((await fetch(`${hub.url}/alice/transfer/resolve/main/config.json`)).status, 404);
     await hub.close();
 
-    const later = await agora(["mirror", "import", archive, "--data", site]);
+    const later = await runAgoraAsync(["mirror", "import", archive, "--data", site]);
     assert.equal(later.code, 0, later.stderr + later.stdout);
     assert.match(later.stdout, /updated mirrored model/);
     assert.match(later.stdout, /stored 2 LFS objects .*, 1 already present/);
@@ -276,11 +263,11 @@ describe("agora mirror export / import", () => {
     await uploadFiles({ ...hub, repo: { type: "dataset", name: "alice/rows" }, files: [{ path: "later.parquet", content: new Blob([randomBytes(1024 * 1024)]) }] });
 
     const file = path.join(tempDir(t), "rows.tar");
-    const exported = await agora(["mirror", "export", "datasets/alice/rows@v1", file, "--data", upstream.dataDir]);
+    const exported = await runAgoraAsync(["mirror", "export", "datasets/alice/rows@v1", file, "--data", upstream.dataDir]);
     assert.equal(exported.code, 0, exported.stderr + exported.stdout);
     assert.match(exported.stdout, new RegExp(`exported datasets/alice/rows@v1 \\(commit ${tagged!.commit.oid}\\)`));
     const site = tempDir(t, "agora-airgap-");
-    const imported = await agora(["mirror", "import", file, "--data", site]);
+    const imported = await runAgoraAsync(["mirror", "import", file, "--data", site]);
     assert.equal(imported.code, 0, imported.stderr + imported.stdout);
     assert.match(imported.stdout, /upstream unknown/); // a local repository of a hub without a public URL
     assert.match(imported.stdout, /refs\/tags\/v1 created/);
@@ -303,7 +290,7 @@ describe("agora mirror export / import", () => {
     const tampered = path.join(tempDir(t), "tampered.tar");
     fs.writeFileSync(tampered, bytes);
     const site = tempDir(t, "agora-airgap-");
-    const result = await agora(["mirror", "import", tampered, "--data", site]);
+    const result = await runAgoraAsync(["mirror", "import", tampered, "--data", site]);
     assert.equal(result.code, 1);
     assert.match(result.stderr, new RegExp(`LFS object ${target.name.slice(4)} \\(model\\.safetensors\\) in the archive does not match its manifest.*damaged or was altered`));
     assertNothingImported(site);
