@@ -89,6 +89,7 @@ TICKS_PER_S="$(getconf CLK_TCK)"
 agora_start() {
   local name="$1" logfile="$2" data="$3" pid url
   shift 3
+  : >"$logfile" # exists before the wait below reads it (the background shell opens it later)
   (cd "$ROOT" && exec node bin/agora.mjs serve --data "$data" --host 127.0.0.1 --port 0 --log-level warn "$@") >"$logfile" 2>&1 &
   pid=$!
   printf -v "${name}_PID" '%s' "$pid"

@@ -9,7 +9,14 @@
 #   verifies it (SHA-256 and size) and stores it while streaming it to the client. Each round
 #   starts a mirror on a fresh data directory and mirrors the repository's metadata (one
 #   /api/models call, timed separately), then downloads the file through the mirror and directly
-#   from the upstream's /resolve, alternating which goes first. Ratio mirror/upstream.
+#   from the upstream's /resolve, alternating which goes first. Ratio mirror/direct.
+#   One cold row per entry of BENCH_UPSTREAM_RATE: `off` reaches the upstream on loopback as is
+#   (2-3 GB/s); a rate (nginx limit_rate syntax, 100m = 100 MiB/s) puts an nginx reverse proxy
+#   sending each response at most that fast in front of the upstream, as a network link would,
+#   and BOTH paths go through it: the mirror runs with --upstream <proxy URL> (its git fetch of
+#   the metadata, /api calls and LFS downloads all pass the proxy) and the direct download is
+#   made from the proxy too. A ranged request through the proxy is checked against the upstream's
+#   answer, and the proxy's access log must show the mirror's git fetch.
 # Warm: the last cold round's mirror now has the object; downloads through the mirror alternate
 #   with nginx (sendfile on) serving the very same object file (DATA/lfs/objects/xx/<oid>, same
 #   bytes, same disk), and with nginx sendfile off (a server in C copying through user space, as
@@ -19,7 +26,8 @@
 # mirror stored is hashed as well.
 #
 # Settings (environment): BENCH_SIZE_MIB (1024), BENCH_ROUNDS (5), BENCH_WORKERS (`--workers` of
-# both Agoras; default $(nproc)), BENCH_WORK_DIR (bench/.work), BENCH_KEEP=1 keeps the work
+# both Agoras; default $(nproc)), BENCH_UPSTREAM_RATE (the cold rows, space-separated: `off` and/or
+# rates; default "off 100m 1000m"), BENCH_WORK_DIR (bench/.work), BENCH_KEEP=1 keeps the work
 # directory. Everything started here is stopped on exit.
 
 set -euo pipefail
@@ -36,6 +44,11 @@ WORKERS="${BENCH_WORKERS:-$(nproc)}"
 [[ "$SIZE_MIB" =~ ^[1-9][0-9]*$ ]] || die "BENCH_SIZE_MIB must be a positive integer"
 [[ "$ROUNDS" =~ ^[1-9][0-9]?$ ]] || die "BENCH_ROUNDS must be 1..99"
 [[ "$WORKERS" =~ ^[1-9][0-9]?$ ]] || die "BENCH_WORKERS must be 1..99"
+read -r -a RATES <<<"${BENCH_UPSTREAM_RATE-off 100m 1000m}"
+[ "${#RATES[@]}" -gt 0 ] || die "BENCH_UPSTREAM_RATE must name at least one row (off, or a rate such as 100m)"
+for rate in "${RATES[@]}"; do
+  [[ "$rate" = off || "$rate" =~ ^[1-9][0-9]*[kKmMgG]?$ ]] || die "BENCH_UPSTREAM_RATE: '$rate' is neither off nor a rate such as 100m"
+done
 SIZE=$((SIZE_MIB * 1024 * 1024))
 REPO=alice/mirror-bench
 FILE_IN_REPO=big.bin
@@ -52,12 +65,15 @@ UPSTREAM_PID=""
 MIRROR_PID=""
 MIRROR_DATA=""
 PEAK_RSS_SAMPLER=""
+PROXY_DIRS=()
 
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
   if [ -n "$PEAK_RSS_SAMPLER" ]; then kill "$PEAK_RSS_SAMPLER" 2>/dev/null || true; fi
   nginx_stop "$WORK/nginx"
+  local dir
+  for dir in "${PROXY_DIRS[@]}"; do nginx_stop "$dir"; done
   stop_tree "$MIRROR_PID"
   stop_tree "$UPSTREAM_PID"
   wait 2>/dev/null || true
@@ -85,14 +101,15 @@ rm -f "$WORK/big.bin" # the upstream has its own copy; the source is not needed 
 UPSTREAM_FILE_URL="$UPSTREAM_URL/$REPO/resolve/main/$FILE_IN_REPO"
 
 # --- the mirror ----------------------------------------------------------------------------------
-# mirror_fresh N: stops the running mirror, removes its data directory, starts a new one on an
-# empty data directory, and mirrors the repository's metadata (sets MIRROR_META_S, its seconds).
+# mirror_fresh NAME UPSTREAM: stops the running mirror, removes its data directory, starts a new
+# one on an empty data directory with --upstream UPSTREAM, and mirrors the repository's metadata
+# (sets MIRROR_META_S, its seconds).
 mirror_fresh() {
   stop_tree "$MIRROR_PID"
   MIRROR_PID=""
   if [ -n "$MIRROR_DATA" ]; then rm -rf "$MIRROR_DATA"; fi
   MIRROR_DATA="$WORK/mirror-data-$1"
-  agora_start MIRROR "$WORK/mirror-$1.log" "$MIRROR_DATA" --workers "$WORKERS" --upstream "$UPSTREAM_URL"
+  agora_start MIRROR "$WORK/mirror-$1.log" "$MIRROR_DATA" --workers "$WORKERS" --upstream "$2"
   MIRROR_PIDS="$(tree_pids "$MIRROR_PID")"
   MIRROR_IDLE_RSS="$(rss_of "$MIRROR_PIDS")"
   MIRROR_OBJECT="$MIRROR_DATA/lfs/objects/${OID:0:2}/$OID"
@@ -149,42 +166,91 @@ med() {
   median ${V[$1]}
 }
 
-# --- correctness check and warm-up (unmeasured) --------------------------------------------------
-log "unmeasured cold download through a fresh mirror, checked with sha256sum"
-mirror_fresh 0
-check_sha256 "$MIRROR_FILE_URL" "cold download through the mirror"
-[ "$(sha256sum "$MIRROR_OBJECT" | cut -d' ' -f1)" = "$OID" ] || die "the object the mirror stored has a wrong SHA-256"
-log "the object stored by the mirror has the right SHA-256"
-fetch "$UPSTREAM_FILE_URL" >/dev/null
+# rate_bytes RATE: bytes per second of an nginx size (100m = 100 * 2^20).
+rate_bytes() {
+  local number="${1%[kKmMgG]}" factor=1
+  case "${1: -1}" in k | K) factor=1024 ;; m | M) factor=1048576 ;; g | G) factor=1073741824 ;; esac
+  echo $((number * factor))
+}
 
-# --- cold ----------------------------------------------------------------------------------------
+# check_range BASE WHAT: a ranged request of the file from BASE must answer 206 with the same
+# Content-Range and bytes as the upstream itself.
+check_range() {
+  local path="/$REPO/resolve/main/$FILE_IN_REPO" range="bytes=1000000-1999999" expected got status
+  expected="$(curl -sS --fail -H "Range: $range" -o "$WORK/range.upstream" -w '%header{content-range}' "$UPSTREAM_URL$path")"
+  got="$(curl -sS -H "Range: $range" -o "$WORK/range.got" -w '%{http_code} %header{content-range}' "$1$path")"
+  status="${got%% *}"
+  got="${got#* }"
+  [ -n "$expected" ] || die "the upstream answered a ranged request without Content-Range"
+  [ "$status" = 206 ] || die "$2: a ranged request answered HTTP $status"
+  [ "$got" = "$expected" ] || die "$2: Content-Range '$got', the upstream's '$expected'"
+  cmp -s "$WORK/range.upstream" "$WORK/range.got" || die "$2: the ranged bytes differ from the upstream's"
+  log "$2: a ranged request passes unchanged (206, Content-Range $expected)"
+}
+
 PEAK_COLD=0
-for round in $(seq 1 "$ROUNDS"); do
-  mirror_fresh "$round"
-  record meta "$MIRROR_META_S"
-  load="$(load_average)"
-  if [ $((round % 2)) -eq 1 ]; then
-    peak_rss_start "$WORK/rss.cold" "$MIRROR_PIDS"
-    m="$(measure "$MIRROR_FILE_URL" "$MIRROR_PIDS" "$UPSTREAM_PIDS")"
-    peak_rss_stop "$WORK/rss.cold"
-    u="$(measure "$UPSTREAM_FILE_URL" "$UPSTREAM_PIDS")"
-  else
-    u="$(measure "$UPSTREAM_FILE_URL" "$UPSTREAM_PIDS")"
-    peak_rss_start "$WORK/rss.cold" "$MIRROR_PIDS"
-    m="$(measure "$MIRROR_FILE_URL" "$MIRROR_PIDS" "$UPSTREAM_PIDS")"
-    peak_rss_stop "$WORK/rss.cold"
+# cold_rows KEY MIRROR_UPSTREAM DIRECT_URL: one unmeasured cold download through a fresh mirror
+# (checked with sha256sum, as is the object it stored) and one direct, then ROUNDS alternating
+# rounds, each on a fresh mirror whose --upstream is MIRROR_UPSTREAM; records cold-KEY-*.
+cold_rows() {
+  local key="$1" mirror_upstream="$2" direct_url="$3" round load m u peak
+  log "[$key] unmeasured cold download through a fresh mirror, checked with sha256sum"
+  mirror_fresh "$key-0" "$mirror_upstream"
+  check_sha256 "$MIRROR_FILE_URL" "[$key] cold download through the mirror"
+  [ "$(sha256sum "$MIRROR_OBJECT" | cut -d' ' -f1)" = "$OID" ] || die "[$key] the object the mirror stored has a wrong SHA-256"
+  log "[$key] the object stored by the mirror has the right SHA-256"
+  fetch "$direct_url" >/dev/null
+  local load_start
+  load_start="$(load_average)"
+  for round in $(seq 1 "$ROUNDS"); do
+    mirror_fresh "$key-$round" "$mirror_upstream"
+    record "meta-$key" "$MIRROR_META_S"
+    load="$(load_average)"
+    if [ $((round % 2)) -eq 1 ]; then
+      peak_rss_start "$WORK/rss.cold" "$MIRROR_PIDS"
+      m="$(measure "$MIRROR_FILE_URL" "$MIRROR_PIDS" "$UPSTREAM_PIDS")"
+      peak_rss_stop "$WORK/rss.cold"
+      u="$(measure "$direct_url" "$UPSTREAM_PIDS")"
+    else
+      u="$(measure "$direct_url" "$UPSTREAM_PIDS")"
+      peak_rss_start "$WORK/rss.cold" "$MIRROR_PIDS"
+      m="$(measure "$MIRROR_FILE_URL" "$MIRROR_PIDS" "$UPSTREAM_PIDS")"
+      peak_rss_stop "$WORK/rss.cold"
+    fi
+    [ "$(stat -c %s "$MIRROR_OBJECT" 2>/dev/null)" = "$SIZE" ] || die "[$key] the mirror did not store the object in round $round"
+    peak="$(cat "$WORK/rss.cold")"
+    if [ "$peak" -gt "$PEAK_COLD" ]; then PEAK_COLD="$peak"; fi
+    # shellcheck disable=SC2086
+    set -- $m
+    record "cold-$key-mirror" "$@"
+    # shellcheck disable=SC2086
+    set -- $u
+    record "cold-$key-direct" "$@"
+    record "cold-$key-ratio" "$(calc "${m%% *} / ${u%% *}")"
+    log "[$key] cold round $round (load $load): mirror ${m%% *} GB/s, direct ${u%% *} GB/s, ratio $(calc "${m%% *} / ${u%% *}"); metadata ${MIRROR_META_S} s"
+  done
+  ROW_LOAD[$key]="${load_start%% *}-$(load_average | cut -d' ' -f1)"
+}
+
+declare -A ROW_LOAD=()
+for rate in "${RATES[@]}"; do
+  if [ "$rate" = off ]; then
+    log "cold rows, upstream on loopback as is ($UPSTREAM_URL)"
+    cold_rows off "$UPSTREAM_URL" "$UPSTREAM_FILE_URL"
+    continue
   fi
-  [ "$(stat -c %s "$MIRROR_OBJECT" 2>/dev/null)" = "$SIZE" ] || die "the mirror did not store the object in round $round"
-  peak="$(cat "$WORK/rss.cold")"
-  if [ "$peak" -gt "$PEAK_COLD" ]; then PEAK_COLD="$peak"; fi
-  # shellcheck disable=SC2086
-  set -- $m
-  record cold-mirror "$@"
-  # shellcheck disable=SC2086
-  set -- $u
-  record cold-upstream "$@"
-  record cold-ratio "$(calc "${m%% *} / ${u%% *}")"
-  log "cold round $round (load $load): mirror ${m%% *} GB/s, upstream ${u%% *} GB/s, ratio $(calc "${m%% *} / ${u%% *}"); metadata ${MIRROR_META_S} s"
+  proxy_dir="$WORK/proxy-$rate"
+  proxy_port="$(free_port)"
+  PROXY_DIRS+=("$proxy_dir")
+  nginx_proxy_start "$proxy_dir" "$UPSTREAM_URL" "$proxy_port" "$rate"
+  proxy_url="http://127.0.0.1:$proxy_port"
+  log "cold rows, upstream behind nginx limit_rate $rate ($(calc "$(rate_bytes "$rate") / 1e9") GB/s per response) at $proxy_url"
+  check_range "$proxy_url" "[$rate] proxy"
+  cold_rows "$rate" "$proxy_url" "$proxy_url/$REPO/resolve/main/$FILE_IN_REPO"
+  grep -q "git-upload-pack" "$proxy_dir/access.log" || die "[$rate] the mirror's git fetch did not pass the proxy"
+  grep -q "/api/models/$REPO" "$proxy_dir/access.log" || die "[$rate] the mirror's /api call did not pass the proxy"
+  log "[$rate] the proxy logged the mirror's git fetch ($(grep -c 'git-upload-pack' "$proxy_dir/access.log") upload-pack requests) and /api calls"
+  nginx_stop "$proxy_dir"
 done
 MIRROR_IDLE_RSS_LAST="$MIRROR_IDLE_RSS"
 
@@ -255,11 +321,16 @@ load average at the end: $(load_average)
 GB/s are 10^9 bytes per second (curl's average over the whole download); medians of $ROUNDS alternating rounds.
 Server CPU: user + system seconds of the server's processes per GiB downloaded.
 
-| cold (object not on the mirror) | GB/s | time to first byte, s | server CPU s/GiB |
-|---|---:|---:|---|
-| through the mirror | $(med cold-mirror.1) | $(med cold-mirror.2) | mirror $(med cold-mirror.3), upstream $(med cold-mirror.4) |
-| from the upstream directly | $(med cold-upstream.1) | $(med cold-upstream.2) | upstream $(med cold-upstream.3) |
-| **mirror / upstream** | **$(med cold-ratio.1)** | | goal >= 0.85 |
+Cold rows: the upstream on loopback as is (off), or behind an nginx reverse proxy sending each response at
+most the given rate (limit_rate; 100m = 100 MiB/s), which both the mirror (--upstream) and the direct download use.
+Server CPU: mirror (and the upstream Agora feeding it) / upstream Agora serving the direct download.
+
+| cold (object not on the mirror), upstream link | load | through the mirror GB/s | directly GB/s | **mirror / direct** | time to first byte, mirror / direct, s | server CPU s/GiB | first /api/models s |
+|---|---|---:|---:|---:|---:|---|---:|
+$(for rate in "${RATES[@]}"; do
+  if [ "$rate" = off ]; then link="loopback, unthrottled"; else link="limit_rate $rate ($(calc "$(rate_bytes "$rate") / 1e9") GB/s)"; fi
+  echo "| $link | ${ROW_LOAD[$rate]} | $(med "cold-$rate-mirror.1") | $(med "cold-$rate-direct.1") | **$(med "cold-$rate-ratio.1")** | $(calc "$(med "cold-$rate-mirror.2")") / $(calc "$(med "cold-$rate-direct.2")") | $(med "cold-$rate-mirror.3") ($(med "cold-$rate-mirror.4")) / $(med "cold-$rate-direct.3") | $(calc "$(med "meta-$rate.1")") |"
+done)
 
 | warm (object on the mirror) | GB/s | time to first byte, s | server CPU s/GiB |
 |---|---:|---:|---:|
@@ -269,9 +340,11 @@ Server CPU: user + system seconds of the server's processes per GiB downloaded.
 | **mirror / nginx** | **$(med warm-ratio.1)** | | goal >= 0.9 |
 | mirror / nginx sendfile off | $(med warm-ratio-copy.1) | | |
 
-Per round, cold mirror/upstream:${V[cold-ratio.1]}; warm mirror/nginx:${V[warm-ratio.1]}
-Per round GB/s, cold mirror:${V[cold-mirror.1]}; upstream:${V[cold-upstream.1]}; warm mirror:${V[warm-mirror.1]}; nginx:${V[warm-nginx.1]}
-Mirroring the repository's metadata (first /api/models call on a fresh mirror): median $(med meta.1) s (${V[meta.1]# })
+Goal for mirror / direct: >= 0.85.
+$(for rate in "${RATES[@]}"; do
+  echo "Per round [$rate], cold mirror/direct:${V[cold-$rate-ratio.1]}; GB/s mirror:${V[cold-$rate-mirror.1]}; direct:${V[cold-$rate-direct.1]}; metadata s:${V[meta-$rate.1]}"
+done)
+Per round, warm mirror/nginx:${V[warm-ratio.1]}; GB/s warm mirror:${V[warm-mirror.1]}; nginx:${V[warm-nginx.1]}
 Mirror resident memory (all its processes): idle $((MIRROR_IDLE_RSS_LAST / 1024)) MiB, peak during a cold download $((PEAK_COLD / 1024)) MiB, during a warm download $((PEAK_WARM / 1024)) MiB
 SHA-256 in Node on one core over the stored object: $HASH_GBS GB/s (the ceiling of a verified cold download)
 EOF
