@@ -11,10 +11,11 @@
 # for reference, the same client with its PUT sent to a server that discards the bytes
 # (sink.mjs): what the client alone costs, whatever the server.
 #
-# Agora runs with `--workers $(nproc)`, as nginx runs with `worker_processes auto`.
+# Agora runs as one process (its default, `--workers 1`): since downloads leave through sendfile(2),
+# one process keeps up with nginx's `worker_processes auto`; BENCH_AGORA_ARGS="--workers 2" compares.
 #
 # Settings (environment): BENCH_SIZE_MIB (1024), BENCH_ROUNDS (5), BENCH_STREAMS (16),
-# BENCH_UPLOAD_ROUNDS (3), BENCH_AGORA_ARGS (`agora serve` flags; default --workers $(nproc)),
+# BENCH_UPLOAD_ROUNDS (3), BENCH_AGORA_ARGS (`agora serve` flags; default --workers 1),
 # BENCH_WORK_DIR (bench/.work), BENCH_KEEP=1 keeps the work directory.
 
 set -euo pipefail
@@ -26,7 +27,7 @@ SIZE_MIB="${BENCH_SIZE_MIB:-1024}"
 ROUNDS="${BENCH_ROUNDS:-5}"
 STREAMS="${BENCH_STREAMS:-16}"
 UPLOAD_ROUNDS="${BENCH_UPLOAD_ROUNDS:-3}"
-read -r -a AGORA_ARGS <<<"${BENCH_AGORA_ARGS:---workers $(nproc)}"
+read -r -a AGORA_ARGS <<<"${BENCH_AGORA_ARGS:---workers 1}"
 SIZE=$((SIZE_MIB * 1024 * 1024))
 
 log() { printf '[bench] %s\n' "$*" >&2; }

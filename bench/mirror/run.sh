@@ -26,7 +26,7 @@
 # mirror stored is hashed as well.
 #
 # Settings (environment): BENCH_SIZE_MIB (1024), BENCH_ROUNDS (5), BENCH_WORKERS (`--workers` of
-# both Agoras; default $(nproc)), BENCH_UPSTREAM_RATE (the cold rows, space-separated: `off` and/or
+# both Agoras; default 1, Agora's own default), BENCH_UPSTREAM_RATE (the cold rows, space-separated: `off` and/or
 # rates; default "off 100m 1000m"), BENCH_WORK_DIR (bench/.work), BENCH_KEEP=1 keeps the work
 # directory. Everything started here is stopped on exit.
 
@@ -40,7 +40,7 @@ cd "$ROOT"
 
 SIZE_MIB="${BENCH_SIZE_MIB:-1024}"
 ROUNDS="${BENCH_ROUNDS:-5}"
-WORKERS="${BENCH_WORKERS:-$(nproc)}"
+WORKERS="${BENCH_WORKERS:-1}"
 [[ "$SIZE_MIB" =~ ^[1-9][0-9]*$ ]] || die "BENCH_SIZE_MIB must be a positive integer"
 [[ "$ROUNDS" =~ ^[1-9][0-9]?$ ]] || die "BENCH_ROUNDS must be 1..99"
 [[ "$WORKERS" =~ ^[1-9][0-9]?$ ]] || die "BENCH_WORKERS must be 1..99"
