@@ -135,6 +135,11 @@ export function createLfsService(deps: { dataDir: string; repos: ReposStore; blo
         throw error;
       }
       await deps.repos.linkLfsObject(repoId, oid, size);
+      // The mirror cache may have evicted the same bytes (fetched for a mirrored repository)
+      // between the publish and the link; with the link in place it no longer can.
+      if ((await deps.blobs.stat(oid))?.size !== size) {
+        throw new AgoraError("Conflict", `object ${oid} was removed from the mirror cache while it was being stored; upload it again`);
+      }
     },
 
     checkDownload(oid: string, query: Record<string, unknown>): { repoId: string; size: number } {

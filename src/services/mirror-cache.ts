@@ -162,9 +162,8 @@ export function createMirrorCache(deps: {
         if (pinned.has(row.oid) || recentlyUsed(row.oid, clock().getTime())) continue;
         // Checked again right before deleting: a pin, a local upload or a download may have come since.
         pinned = await pinnedOids();
-        if (pinned.has(row.oid) || (await store.linkedLocally(row.oid))) continue;
-        if (recentlyUsed(row.oid, clock().getTime())) continue;
-        await deps.blobs.delete(row.oid);
+        if (pinned.has(row.oid) || recentlyUsed(row.oid, clock().getTime())) continue;
+        if (!(await store.evict(row.oid, () => deps.blobs.delete(row.oid)))) continue; // a local repository links it
         deleted.push(row);
         total -= row.size;
         report.evicted.push({ oid: row.oid, size: row.size });
