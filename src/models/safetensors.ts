@@ -90,25 +90,21 @@ export type HeaderOptions = { quantization?: QuantizationInfo | null };
 
 const fail = (code: SafetensorsErrorCode, error: string): SafetensorsError => ({ ok: false, code, error });
 
-/** Reads the header length from the first 8 bytes; undefined if implausible. */
-export function safetensorsHeaderLength(prefix: Buffer, fileSize: number): number | undefined {
-  if (prefix.length < 8) return undefined;
-  const n = prefix.readBigUInt64LE(0);
-  if (n < 2n || n > BigInt(MAX_SAFETENSORS_HEADER) || Number(n) + 8 > fileSize) return undefined;
-  return Number(n);
-}
-
 /** Per-dtype stored element counts, as the Hub's `safetensors` field reports them. */
 export function parseSafetensorsHeader(header: Buffer, fileSize: number): SafetensorsParse {
   const parsed = validateSafetensorsHeader(header, fileSize);
   if (!parsed.ok) return { ok: false, error: parsed.error };
-  const parameters: Record<string, number> = {};
-  let total = 0;
-  for (const t of parsed.tensors) {
-    parameters[t.dtype] = (parameters[t.dtype] ?? 0) + t.elements;
-    total += t.elements;
+  return { ok: true, summary: elementsPerDtype(parsed.tensors) };
+}
+
+/** The Hub's `safetensors` counts of validated tensors: stored elements per dtype and their sum. */
+export function elementsPerDtype(tensors: readonly Pick<SafetensorsTensor, "dtype" | "elements">[]): SafetensorsSummary {
+  const summary: SafetensorsSummary = { parameters: {}, total: 0 };
+  for (const t of tensors) {
+    summary.parameters[t.dtype] = (summary.parameters[t.dtype] ?? 0) + t.elements;
+    summary.total += t.elements;
   }
-  return { ok: true, summary: { parameters, total } };
+  return summary;
 }
 
 /**

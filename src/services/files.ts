@@ -23,14 +23,7 @@ import {
 } from "../git/bare-repo.ts";
 import { parseCardFrontMatter } from "../models/card-data.ts";
 import pLimit from "p-limit";
-import {
-  MAX_SAFETENSORS_HEADER,
-  parseSafetensorsHeader,
-  readSafetensorsHeader,
-  safetensorsHeaderLength,
-  type RangeReader,
-  type SafetensorsSummary,
-} from "../models/safetensors.ts";
+import { elementsPerDtype, readSafetensorsHeader, type RangeReader, type SafetensorsSummary } from "../models/safetensors.ts";
 import type { Repo, ReposService } from "./repos.ts";
 
 export type ResolvedRevision = { commit: string; refName?: string };
@@ -197,7 +190,7 @@ export function createFilesService(deps: { reposService: ReposService; repos: Re
     for (const [i, file] of files.entries()) {
       if (!file.lfs) return unknown; // a header not stored through LFS is not one we read
       if (safetensorsCache.has(file.lfs.oid)) summaries[i] = safetensorsCache.get(file.lfs.oid);
-      else if ((await deps.blobs.stat(file.lfs.oid))?.size === file.lfs.size) summaries[i] = await readSafetensorsSummary(file);
+      else if ((await deps.blobs.stat(file.lfs.oid))?.size === file.lfs.size) summaries[i] = await readSummary(file.lfs, (start, end) => readRange(deps.blobs, file.lfs!.oid, start, end));
       else remote.push(i);
     }
     if (remote.length) {
@@ -229,70 +222,44 @@ export function createFilesService(deps: { reposService: ReposService; repos: Re
   }
 
   const remoteReads = new Map<string, Promise<SafetensorsSummary | null>>();
-  /** One header from the upstream; null for a broken header (cached like a local one); throws when the upstream failed. */
+  /** One header from the upstream, a fetch per object at a time (see readSummary). */
   function readRemoteSummary(repo: Repo, commit: string, file: FileEntry, reader: RemoteRangeReader): Promise<SafetensorsSummary | null> {
     const { oid, size } = file.lfs!;
     let running = remoteReads.get(oid);
     if (!running) {
-      running = (async () => {
-        let upstreamError: unknown;
-        const read = prefetchingReader(size, async (start, end) => {
-          try {
-            return await reader(repo, commit, file, start, end);
-          } catch (error) {
-            upstreamError = error;
-            throw error;
-          }
-        });
-        const header = await readSafetensorsHeader(read, size);
-        if (upstreamError !== undefined) throw upstreamError;
-        const summary = header.ok ? elementsPerDtype(header.tensors) : null;
-        safetensorsCache.set(oid, summary);
-        if (safetensorsCache.size > 10_000) safetensorsCache.delete(safetensorsCache.keys().next().value!);
-        return summary;
-      })().finally(() => remoteReads.delete(oid));
+      running = readSummary(file.lfs!, prefetchingReader(size, (start, end) => reader(repo, commit, file, start, end))).finally(() => remoteReads.delete(oid));
       remoteReads.set(oid, running);
     }
     return running;
   }
 
   const safetensorsCache = new Map<string, SafetensorsSummary | null>();
-  async function readSafetensorsSummary(file: FileEntry): Promise<SafetensorsSummary | undefined> {
-    if (!file.lfs) return undefined;
-    const key = file.lfs.oid;
-    if (safetensorsCache.has(key)) return safetensorsCache.get(key) ?? undefined;
-    let result: SafetensorsSummary | null = null;
-    const size = file.lfs.size;
-    // A mirrored repository's object may not be fetched yet: unknown for now, not cached.
-    if ((await deps.blobs.stat(key))?.size !== size) return undefined;
-    if (size >= 10) {
-      const prefix = await readRange(deps.blobs, key, 0, 7);
-      const length = safetensorsHeaderLength(prefix, size);
-      if (length !== undefined && length <= MAX_SAFETENSORS_HEADER) {
-        const header = await readRange(deps.blobs, key, 8, 8 + length - 1);
-        const parsed = parseSafetensorsHeader(header, size);
-        if (parsed.ok) result = parsed.summary;
+  /**
+   * The counts of one safetensors object read through `read` (the store's bytes or the upstream's),
+   * cached per oid; null for a broken header (cached too: objects are immutable). A failing reader
+   * throws and caches nothing, so a store or upstream that cannot answer now is asked again later.
+   */
+  async function readSummary(lfs: { oid: string; size: number }, read: RangeReader): Promise<SafetensorsSummary | null> {
+    let readError: unknown;
+    const header = await readSafetensorsHeader(async (start, end) => {
+      try {
+        return await read(start, end);
+      } catch (error) {
+        readError = error;
+        throw error;
       }
-    }
-    safetensorsCache.set(key, result);
+    }, lfs.size);
+    if (readError !== undefined) throw readError;
+    const summary = header.ok ? elementsPerDtype(header.tensors) : null;
+    safetensorsCache.set(lfs.oid, summary);
     if (safetensorsCache.size > 10_000) safetensorsCache.delete(safetensorsCache.keys().next().value!);
-    return result ?? undefined;
+    return summary;
   }
 
   return service;
 }
 
 export type FilesService = ReturnType<typeof createFilesService>;
-
-/** The Hub's `safetensors` counts: stored elements per dtype (as parseSafetensorsHeader counts them). */
-function elementsPerDtype(tensors: { dtype: string; elements: number }[]): SafetensorsSummary {
-  const summary: SafetensorsSummary = { parameters: {}, total: 0 };
-  for (const t of tensors) {
-    summary.parameters[t.dtype] = (summary.parameters[t.dtype] ?? 0) + t.elements;
-    summary.total += t.elements;
-  }
-  return summary;
-}
 
 /**
  * A range reader over a remote file whose first read (the 8-byte length) fetches up to
