@@ -1,12 +1,10 @@
 // `agora mirror export REPO[@REV] FILE` and `agora mirror import FILE`: moving a revision of a
 // repository to a hub with no network path to it, as one archive file (services/mirror-transfer.ts).
 
-import bytes from "bytes-iec";
 import { AgoraError } from "../errors.ts";
 import type { Services } from "../services/index.ts";
 import { createMirrorTransferService } from "../services/mirror-transfer.ts";
-
-const formatBytes = (n: number) => bytes.format(n, { mode: "binary", decimalPlaces: 1, unitSeparator: " " }) ?? `${n} B`;
+import { formatBytes } from "./mirror.ts";
 
 function transferService(services: Services) {
   return createMirrorTransferService({
