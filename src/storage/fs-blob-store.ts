@@ -13,9 +13,15 @@ import fsp from "node:fs/promises";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { assertBlobKey, BlobMismatchError, BlobNotFoundError, type BlobStore, type BlobWriter, type StagedReader } from "./blob-store.ts";
+import { hashFileBehindWriter, type FileHashJob } from "./file-hasher.ts";
 
 const READ_CHUNK = 1024 * 1024; // 1 MiB chunks: the 64 KiB default streams at a third of the disk's speed
 const FLUSH_EVERY = 64 * 1024 * 1024; // staged bytes are flushed to disk this often while they arrive
+/**
+ * Objects up to this size are hashed on the receiving thread; past it, a worker thread hashes the
+ * staging file behind the writer (file-hasher.ts), so receiving never waits for SHA-256.
+ */
+const INLINE_HASH_LIMIT = 4 * 1024 * 1024;
 
 export function createFsBlobStore(root: string): BlobStore {
   const objectsDir = path.join(root, "objects");
@@ -55,16 +61,38 @@ export function createFsBlobStore(root: string): BlobStore {
     async write(): Promise<BlobWriter> {
       const stagingPath = path.join(stagingDir, `${Date.now()}-${randomBytes(8).toString("hex")}`);
       const handle = await fsp.open(stagingPath, "wx");
-      const hash = createHash("sha256");
-      let written = 0;
+      let written = 0; // bytes handed to the file
+      let landed = 0; // bytes whose write completed (readable from the file)
       let finished = false;
       let aborted = false;
+      // Small objects are hashed here as they pass; a large one by a worker behind the writer.
+      let inlineHash: ReturnType<typeof createHash> | undefined = createHash("sha256");
+      let hashJob: FileHashJob | undefined;
+      let workerRefused = false;
+      const hashAlong = (chunk: Buffer) => {
+        const inline = inlineHash;
+        if (!inline) return;
+        if (written + chunk.length > INLINE_HASH_LIMIT && !workerRefused) {
+          try {
+            hashJob = hashFileBehindWriter(stagingPath);
+            hashJob.advance(landed);
+            inlineHash = undefined;
+            return;
+          } catch {
+            // No worker thread to be had (a resource limit): keep hashing here.
+            workerRefused = true;
+          }
+        }
+        inline.update(chunk);
+      };
       // Staged bytes go to disk as they arrive (fdatasync every FLUSH_EVERY bytes, in the
       // background), so the disk works while the bytes are hashed and commit's fsync has little left.
       let unflushed = 0;
       let flushing: Promise<void> | undefined;
       let flushError: unknown;
       const wrote = (length: number) => {
+        landed += length;
+        hashJob?.advance(landed);
         unflushed += length;
         if (unflushed < FLUSH_EVERY || flushing) return;
         unflushed = 0;
@@ -77,10 +105,10 @@ export function createFsBlobStore(root: string): BlobStore {
       };
       const stream = new Writable({
         highWaterMark: READ_CHUNK,
-        // The file write runs on libuv's thread pool while this thread hashes the same bytes.
+        // The file write runs on libuv's thread pool.
         write(chunk: Buffer, _encoding, callback) {
           const done = handle.write(chunk);
-          hash.update(chunk);
+          hashAlong(chunk);
           written += chunk.length;
           done.then(() => {
             wrote(chunk.length);
@@ -92,10 +120,10 @@ export function createFsBlobStore(root: string): BlobStore {
           const done = handle.writev(buffers);
           let length = 0;
           for (const b of buffers) {
-            hash.update(b);
+            hashAlong(b);
+            written += b.length;
             length += b.length;
           }
-          written += length;
           done.then(() => {
             wrote(length);
             callback();
@@ -115,12 +143,15 @@ export function createFsBlobStore(root: string): BlobStore {
           assertBlobKey(expectedOid);
           try {
             await closed;
+            // The worker finishes its hash while the file is synced.
+            const hashed = hashJob ? hashJob.finish(written) : Promise.resolve({ oid: inlineHash!.digest("hex"), size: written });
+            hashed.catch(() => {});
             await flushing;
             if (flushError) throw flushError;
             await handle.sync();
             await handle.close();
             finished = true;
-            const actual = { oid: hash.digest("hex"), size: written };
+            const actual = await hashed;
             if (actual.oid !== expectedOid || actual.size !== expectedSize) throw new BlobMismatchError({ oid: expectedOid, size: expectedSize }, actual);
             const target = objectPath(expectedOid);
             await fsp.mkdir(path.dirname(target), { recursive: true });
@@ -134,6 +165,7 @@ export function createFsBlobStore(root: string): BlobStore {
         async abort() {
           if (aborted) return;
           aborted = true;
+          hashJob?.cancel();
           if (!finished) await handle.close().catch(() => {});
           await fsp.rm(stagingPath, { force: true });
         },

@@ -304,6 +304,26 @@ test("hostile input is refused with a 4xx and leaves nothing stored", async (t) 
     assert.equal(sha256(fs.readFileSync(objectPath(hub, oid))), oid);
   });
 
+  await t.test("a large LFS upload (hashed on a worker thread) with one wrong byte near its end is refused", async () => {
+    // 9 MiB: past the size up to which the store hashes on the receiving thread.
+    const content = patternBytes(9 * 1024 * 1024, 5);
+    const oid = sha256(content);
+    const before = await hubState(hub, target);
+    const href = await uploadHref(hub, target, alice, oid, content.length);
+    const wrongBytes = Buffer.from(content);
+    wrongBytes[content.length - 100] ^= 0x01;
+    for (const chunked of [false, true]) {
+      const response = await sendBody(href, { method: "PUT", body: wrongBytes, chunked });
+      assertWireError(response, 422, "LfsObjectMismatch");
+      assert.equal(fs.existsSync(objectPath(hub, oid)), false, "no object published");
+      assert.deepEqual(listFiles(path.join(hub.dataDir, "lfs", "staging")), [], "staging cleaned");
+    }
+    await assertNothingStored(hub, target, before, "a large upload with a wrong byte");
+    const ok = await sendBody(href, { method: "PUT", body: content });
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(sha256(fs.readFileSync(objectPath(hub, oid))), oid);
+  });
+
   await t.test("a commit naming an LFS object that was never uploaded is refused (422)", async () => {
     const before = await hubState(hub, target);
     const ghost = sha256("never uploaded anywhere");
