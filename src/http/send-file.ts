@@ -1,4 +1,5 @@
-// Sends a byte range of a local file as the whole response body.
+// Sends a byte range of a local file as the whole response body: a stored object, or the
+// staging file of a mirror fetch still arriving (a GrowingFile: each read waits for `ready`).
 //
 // Large bodies on a plain TCP socket go through sendfile(2) (lib/sendfile.ts): the kernel moves
 // page-cache pages to the socket without copying them through the process. The socket is
@@ -12,10 +13,11 @@
 // copying itself (measured: ~2 s of CPU per GiB against ~0.6 s with reused buffers).
 
 import fs from "node:fs";
-import fsp, { type FileHandle } from "node:fs/promises";
+import fsp from "node:fs/promises";
 import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { FastifyReply } from "fastify";
 import { loadSendfile, type Sendfile } from "../lib/sendfile.ts";
+import type { GrowingFile } from "../services/mirror-flight.ts";
 
 // Measured on 2 cores: 1 MiB x 2 beat 256 KiB x 2 or 4, 1 MiB x 4 and 4 MiB x 2.
 const CHUNK = 1024 * 1024;
@@ -29,6 +31,9 @@ const MAX_SENDFILE_FAILURES = 4;
 /** One sendfile call moves at most this much (the kernel caps a call near 2 GiB anyway). */
 const MAX_SENDFILE_CALL = 1 << 30;
 
+/** What is sent: a descriptor, and how far it may be read (all of it, for a complete file). */
+type Source = { fd: number; name: string; ready: (position: number) => Promise<number> };
+
 /**
  * Opens `file` (errors still reach Fastify's error handler), then takes the response over from
  * Fastify and writes bytes `start`..`end` (inclusive) with the status and headers set on `reply`.
@@ -36,6 +41,26 @@ const MAX_SENDFILE_CALL = 1 << 30;
  */
 export async function sendFileRange(reply: FastifyReply, file: string, start: number, end: number): Promise<void> {
   const handle = await fsp.open(file, "r");
+  try {
+    await sendSource(reply, { fd: handle.fd, name: file, ready: async () => end + 1 }, start, end);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Sends bytes `start`..`end` of a file still being written, each once `growing.ready` allows it;
+ * when `ready` rejects (the fetch behind it failed) the response is cut. Closes `growing`.
+ */
+export async function sendGrowingFile(reply: FastifyReply, growing: GrowingFile, start: number, end: number, name: string): Promise<void> {
+  try {
+    await sendSource(reply, { fd: growing.fd, name, ready: (position) => growing.ready(position) }, start, end);
+  } finally {
+    await growing.close();
+  }
+}
+
+async function sendSource(reply: FastifyReply, source: Source, start: number, end: number): Promise<void> {
   reply.hijack();
   const res = reply.raw;
   const closed = new Promise<never>((_resolve, reject) => res.once("close", () => reject(new Error("the connection closed"))));
@@ -45,15 +70,18 @@ export async function sendFileRange(reply: FastifyReply, file: string, start: nu
     const sendfile = end + 1 - start >= SENDFILE_MIN ? loadSendfile() : undefined;
     const socketFd = sendfile ? plainSocketFd(res) : undefined;
     let position = start;
-    if (sendfile && socketFd !== undefined) position = await sendWithSendfile(sendfile, socketFd, handle, res, start, end, closed, file);
-    if (position <= end) await copyRange(handle, res, position, end, closed, file);
+    if (sendfile && socketFd !== undefined) position = await sendWithSendfile(sendfile, socketFd, source, res, start, end, closed);
+    if (position <= end) await copyRange(source, res, position, end, closed);
     res.end();
   } catch (error) {
     if (!res.destroyed) reply.log.warn({ err: error }, "sending a file failed");
     res.destroy();
-  } finally {
-    await handle.close();
   }
+}
+
+/** The end (exclusive, at most end + 1) of what may be read from `position` now; rejects if the connection closed. */
+async function readable(source: Source, position: number, end: number, closed: Promise<never>): Promise<number> {
+  return Math.min(end + 1, await Promise.race([source.ready(position), closed]));
 }
 
 /** The descriptor of a plain (not TLS) TCP socket, or undefined. */
@@ -70,33 +98,39 @@ function write(res: ServerResponse, chunk: Buffer, closed: Promise<never>): Prom
   return Promise.race([done, closed]);
 }
 
-async function readChunk(handle: FileHandle, length: number, position: number, file: string): Promise<Buffer> {
+function readChunk(source: Source, length: number, position: number): Promise<Buffer> {
   const buffer = Buffer.allocUnsafe(length);
-  const { bytesRead } = await handle.read(buffer, 0, length, position);
-  if (bytesRead === 0) throw new Error(`${file} ended before byte ${position + length - 1}`);
-  return buffer.subarray(0, bytesRead);
+  return new Promise((resolve, reject) =>
+    fs.read(source.fd, buffer, 0, length, position, (error, bytesRead) => {
+      if (error) reject(error);
+      else if (bytesRead === 0) reject(new Error(`${source.name} ended before byte ${position + length - 1}`));
+      else resolve(buffer.subarray(0, bytesRead));
+    }),
+  );
 }
 
-function readChunkSync(handle: FileHandle, length: number, position: number, file: string): Buffer {
+function readChunkSync(source: Source, length: number, position: number): Buffer {
   const buffer = Buffer.allocUnsafe(length);
-  const bytesRead = fs.readSync(handle.fd, buffer, 0, length, position);
-  if (bytesRead === 0) throw new Error(`${file} ended before byte ${position + length - 1}`);
+  const bytesRead = fs.readSync(source.fd, buffer, 0, length, position);
+  if (bytesRead === 0) throw new Error(`${source.name} ended before byte ${position + length - 1}`);
   return buffer.subarray(0, bytesRead);
 }
 
 /** Sends what it can of [start, end] with sendfile; answers the position it got to. */
-async function sendWithSendfile(sendfile: Sendfile, socketFd: number, handle: FileHandle, res: ServerResponse, start: number, end: number, closed: Promise<never>, file: string): Promise<number> {
+async function sendWithSendfile(sendfile: Sendfile, socketFd: number, source: Source, res: ServerResponse, start: number, end: number, closed: Promise<never>): Promise<number> {
   // The headers and the first bytes go through Node, so they are in the socket before sendfile writes.
   let position = start;
-  const first = await readChunk(handle, Math.min(WAIT_CHUNK, end + 1 - position), position, file);
+  let limit = await readable(source, position, end, closed);
+  const first = await readChunk(source, Math.min(WAIT_CHUNK, limit - position), position);
   await write(res, first, closed);
   position += first.length;
   const socket = sendfile.dup(socketFd);
   try {
     let failures = 0;
     while (position <= end && failures < MAX_SENDFILE_FAILURES) {
+      if (position >= limit) limit = await readable(source, position, end, closed);
       // Not raced with `closed`: the descriptors must stay open until the call has returned.
-      const result = await sendfile.send(socket, handle.fd, position, Math.min(end + 1 - position, MAX_SENDFILE_CALL));
+      const result = await sendfile.send(socket, source.fd, position, Math.min(limit - position, MAX_SENDFILE_CALL));
       if (res.destroyed) await closed;
       if (result.sent > 0) {
         position += result.sent;
@@ -107,7 +141,7 @@ async function sendWithSendfile(sendfile: Sendfile, socketFd: number, handle: Fi
       // Full socket buffer (or a failure): the next bytes through Node wait for writability.
       // Read synchronously: sendfile has just pulled these pages into the cache, and a trip
       // through the thread pool here leaves the socket idle for as long as it takes.
-      const chunk = readChunkSync(handle, Math.min(WAIT_CHUNK, end + 1 - position), position, file);
+      const chunk = readChunkSync(source, Math.min(WAIT_CHUNK, limit - position), position);
       await write(res, chunk, closed);
       position += chunk.length;
     }
@@ -118,15 +152,18 @@ async function sendWithSendfile(sendfile: Sendfile, socketFd: number, handle: Fi
 }
 
 /** Copies [start, end] through reused buffers, each refilled only after the socket took it. */
-async function copyRange(handle: FileHandle, res: ServerResponse, start: number, end: number, closed: Promise<never>, file: string): Promise<void> {
+async function copyRange(source: Source, res: ServerResponse, start: number, end: number, closed: Promise<never>): Promise<void> {
   const length = end + 1 - start;
   const buffers = Array.from({ length: length > CHUNK ? BUFFERS : 1 }, () => Buffer.allocUnsafeSlow(Math.min(CHUNK, length)));
   const written: (Promise<void> | undefined)[] = [];
   let position = start;
   for (let i = 0; position <= end; i = (i + 1) % buffers.length) {
     if (written[i]) await Promise.race([written[i], closed]);
-    const { bytesRead } = await handle.read(buffers[i], 0, Math.min(buffers[i].length, end + 1 - position), position);
-    if (bytesRead === 0) throw new Error(`${file} ended before byte ${end}`);
+    const limit = await readable(source, position, end, closed);
+    const bytesRead = await new Promise<number>((resolve, reject) =>
+      fs.read(source.fd, buffers[i], 0, Math.min(buffers[i].length, limit - position), position, (error, n) => (error ? reject(error) : resolve(n))),
+    );
+    if (bytesRead === 0) throw new Error(`${source.name} ended before byte ${end}`);
     position += bytesRead;
     written[i] = write(res, buffers[i].subarray(0, bytesRead), closed);
   }

@@ -1,26 +1,23 @@
 // One upstream fetch of an LFS object in progress, shared by every request for that object in
 // this process (the mirror's single flight), with a tee: the fetch writes into a blob-store
 // writer, and every reader, the first one included, reads the writer's staging file as it grows,
-// each at its own pace. So a waiting client receives bytes while the fetch runs, a slow client
-// costs the process one bounded buffer and never slows the fetch or the other clients, and a
-// client that goes away does not stop the fetch.
+// each at its own pace (http/send-file.ts sends it with sendfile, as it sends stored objects). So
+// a waiting client receives bytes while the fetch runs, a slow client never slows the fetch or
+// the other clients, and a client that goes away does not stop the fetch.
 //
-// Guarantees, for every reader alike:
-// - The last HELD_BACK bytes are handed out only after the object verified and was published:
+// Guarantees, for every reader alike (`GrowingFile.ready`):
+// - The last HELD_BACK bytes are readable only after the object verified and was published:
 //   before that no reader can have the complete file.
-// - When the fetch fails (upstream error, short or wrong bytes) every reader's stream is
-//   destroyed at once, so its response is cut: never a complete wrong or short file.
+// - When the fetch fails (upstream error, short or wrong bytes) `ready` rejects for every reader,
+//   so its response is cut: never a complete wrong or short file.
 //
 // A blob store whose writers cannot be read while staged (no `openStaged`) gets no tee: the
 // first client is then fed by the fetch itself and the others wait for the publish.
 
-import { Readable } from "node:stream";
 import type { BlobWriter, StagedReader } from "../storage/blob-store.ts";
 
 /** Bytes at the end of an object that no reader gets before it is published. */
 const HELD_BACK = 1024 * 1024;
-/** Largest read from the staging file, and each reader's buffer. */
-const READ_CHUNK = 1024 * 1024;
 /**
  * A reader that caught up with the fetch waits until this many new bytes landed (or the held-back
  * boundary is reached) rather than waking for every network chunk: fewer, larger reads and writes.
@@ -28,6 +25,17 @@ const READ_CHUNK = 1024 * 1024;
 const MIN_BATCH = 256 * 1024;
 
 type State = "starting" | "running" | "published" | "failed";
+
+/** A file that is still being written, for one reader: what `ready` allows may be read from `fd`. */
+export interface GrowingFile {
+  readonly fd: number;
+  /**
+   * Waits until bytes at `position` may be read and answers the end (exclusive) of what may be
+   * read now. Rejects with the fetch's error once it failed.
+   */
+  ready(position: number): Promise<number>;
+  close(): Promise<void>;
+}
 
 export class ObjectFlight {
   /**
@@ -44,7 +52,6 @@ export class ObjectFlight {
   #writer: BlobWriter | undefined;
   /** Bytes whose write to the staging file completed: readable by every reader. */
   #stored = 0;
-  #readers = new Set<Readable>();
   #changed!: Promise<void>;
   #wake!: () => void;
   #resolveStarted!: (staged: boolean) => void;
@@ -96,16 +103,16 @@ export class ObjectFlight {
     this.#error = failure;
     if (wasStarting) this.#rejectStarted(failure);
     this.#rejectSettled(failure);
-    for (const reader of this.#readers) reader.destroy(failure);
-    this.#signal();
+    this.#signal(); // every reader waiting in `ready` sees the failure
+
   }
 
   /**
-   * A stream of the whole object for one client, fed from the staging file (call after
-   * `started` answered true). Undefined when the object has been published meanwhile: the caller
-   * serves it from the store. Throws the fetch's error when it failed.
+   * The staging file for one client (call after `started` answered true). Undefined when the
+   * object has been published meanwhile: the caller serves it from the store. Throws the fetch's
+   * error when it failed.
    */
-  async reader(): Promise<Readable | undefined> {
+  async open(): Promise<GrowingFile | undefined> {
     if (this.#state === "published") return undefined;
     if (this.#state === "failed") throw this.#error;
     let staged: StagedReader;
@@ -116,60 +123,18 @@ export class ObjectFlight {
       await this.settled;
       return undefined;
     }
-    if ((this.#state as State) === "failed") {
-      // failed while the reader was being opened
-      await staged.close().catch(() => {});
-      throw this.#error;
-    }
-    return this.#stream(staged);
+    return { fd: staged.fd, ready: (position) => this.#ready(position), close: () => staged.close() };
   }
 
-  #stream(staged: StagedReader): Readable {
-    let position = 0;
-    let pulling = false;
-    const stream = new Readable({
-      highWaterMark: READ_CHUNK,
-      read: () => void pull(),
-      destroy: (error, callback) => {
-        this.#readers.delete(stream);
-        staged.close().then(
-          () => callback(error),
-          () => callback(error),
-        );
-      },
-    });
-    this.#readers.add(stream);
-    // Reads on until the stream's buffer is full (push answers false); `read` starts it again.
-    const pull = async () => {
-      if (pulling) return;
-      pulling = true;
-      try {
-        let wanted = true;
-        while (wanted && !stream.destroyed) {
-          if (this.#state === "failed") throw this.#error;
-          if (position === this.size) {
-            stream.push(null);
-            return;
-          }
-          const boundary = this.size - HELD_BACK;
-          const limit = this.#state === "published" ? this.size : Math.min(this.#stored, boundary);
-          if (position >= limit || (this.#state === "running" && limit < boundary && limit - position < MIN_BATCH)) {
-            await this.#changed;
-            continue;
-          }
-          const chunk = await staged.read(position, Math.min(READ_CHUNK, limit - position));
-          if (chunk.length === 0) throw new Error(`the staged bytes ended at ${position} of ${this.size}`);
-          if (stream.destroyed) return;
-          position += chunk.length;
-          wanted = stream.push(chunk);
-        }
-      } catch (error) {
-        stream.destroy(error as Error);
-      } finally {
-        pulling = false;
-      }
-    };
-    return stream;
+  async #ready(position: number): Promise<number> {
+    for (;;) {
+      if (this.#state === "failed") throw this.#error;
+      const boundary = this.size - HELD_BACK;
+      const limit = this.#state === "published" ? this.size : Math.min(this.#stored, boundary);
+      const worthReading = limit - position >= MIN_BATCH || limit >= boundary || this.#state === "published";
+      if (position < limit && worthReading) return limit;
+      await this.#changed;
+    }
   }
 
   #renew(): void {

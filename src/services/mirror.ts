@@ -32,7 +32,6 @@
 
 import { once } from "node:events";
 import { PassThrough, Readable } from "node:stream";
-import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { sql } from "kysely";
 import { AgoraError } from "../errors.ts";
 import type { Config } from "../config/config.ts";
@@ -42,12 +41,13 @@ import type { ReposStore, RepoType } from "../db/repos-store.ts";
 import type { AccountsStore } from "../db/accounts-store.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
 import type { RepoAliasesStore } from "../db/repo-aliases-store.ts";
+import { httpGet, type HttpGetResponse } from "../lib/http-get.ts";
 import { commitExists, COMMIT_OID, initBareRepo, listRefs, readSnapshot, removeRepoDir } from "../git/bare-repo.ts";
 import { fetchFromUpstream, FetchTimeoutError } from "../git/fetch-upstream.ts";
 import { newRepoRow, parseRepoId, repoFullId, type Repo, type ReposService } from "./repos.ts";
 import type { LfsBatchResult } from "./lfs.ts";
 import type { MirrorCache } from "./mirror-cache.ts";
-import { ObjectFlight } from "./mirror-flight.ts";
+import { ObjectFlight, type GrowingFile } from "./mirror-flight.ts";
 
 const INFO_TIMEOUT_MS = 5_000;
 const FIRST_FETCH_TIMEOUT_MS = 60_000;
@@ -126,10 +126,10 @@ export function createMirrorService(deps: {
       for (let hop = 0; ; hop++) {
         const headers: Record<string, string> = { "Accept-Encoding": "identity", "User-Agent": "agora-mirror", ...options.headers };
         if (upstream.token && new URL(current).origin === origin) headers.Authorization = `Bearer ${upstream.token}`;
-        const response = await fetch(current, { headers, redirect: "manual", signal: controller.signal });
-        const location = response.headers.get("location");
+        const response = await httpGet(current, { headers, signal: controller.signal });
+        const location = response.header("location");
         if (response.status >= 300 && response.status < 400 && location && hop < MAX_REDIRECTS) {
-          await response.body?.cancel().catch(() => {});
+          await response.discard();
           current = new URL(location, current).toString();
           if (!/^https?:$/.test(new URL(current).protocol)) throw new Error(`redirect to ${new URL(current).protocol} refused`);
           continue;
@@ -162,7 +162,7 @@ export function createMirrorService(deps: {
     if (!upstream) return;
     try {
       const { response } = await upstreamGet(upstream, `${upstream.url}/api/${repo.type === "dataset" ? "datasets" : "models"}/${repoFullId(repo)}`, { timeoutMs: INFO_TIMEOUT_MS });
-      if (response.status !== 200) return void (await response.body?.cancel().catch(() => {}));
+      if (response.status !== 200) return void (await response.discard());
       const info = (await response.json()) as { gated?: unknown };
       const gated: RepoRow["gated"] = info.gated === "auto" || info.gated === "manual" ? info.gated : "false";
       if (gated !== repo.gated || gated !== repo.upstream_gated) await deps.repos.update(repo.id, { gated, upstream_gated: gated });
@@ -221,11 +221,11 @@ export function createMirrorService(deps: {
       try {
         const { response } = await upstreamGet(upstream, `${upstream.url}/api/${type === "dataset" ? "datasets" : "models"}/${id}`, { timeoutMs: INFO_TIMEOUT_MS });
         if (response.status === 401 || response.status === 403 || response.status === 404) {
-          await response.body?.cancel().catch(() => {});
+          await response.discard();
           continue;
         }
         if (response.status !== 200) {
-          await response.body?.cancel().catch(() => {});
+          await response.discard();
           lastFailure = `${upstream.url} answered ${response.status}`;
           continue;
         }
@@ -327,14 +327,13 @@ export function createMirrorService(deps: {
   }
 
   /** Iterates an upstream body, aborting the request when it stalls. */
-  async function* bodyChunks(response: Response, controller: AbortController): AsyncGenerator<Buffer> {
-    if (!response.body) return;
+  async function* bodyChunks(response: HttpGetResponse, controller: AbortController): AsyncGenerator<Buffer> {
     let timer = setTimeout(() => controller.abort(new Error("upstream body stalled")), BODY_IDLE_TIMEOUT_MS);
     try {
-      for await (const chunk of Readable.fromWeb(response.body as unknown as WebReadableStream<Uint8Array>)) {
+      for await (const chunk of response.body) {
         clearTimeout(timer);
         timer = setTimeout(() => controller.abort(new Error("upstream body stalled")), BODY_IDLE_TIMEOUT_MS);
-        yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+        yield chunk as Buffer;
       }
     } finally {
       clearTimeout(timer);
@@ -350,14 +349,14 @@ export function createMirrorService(deps: {
   async function fetchObject(repo: Repo, commit: string, path: string, lfs: LfsRef, client?: PassThrough, flight?: ObjectFlight): Promise<void> {
     const { response, controller } = await openUpstreamFile(repo, commit, path);
     if (response.status !== 200) {
-      await response.body?.cancel().catch(() => {});
+      await response.discard();
       throw unavailable(`${path} of ${repoFullId(repo)} is not cached here and the upstream answered ${response.status}`);
     }
     objectFetches++;
     return pump(repo, lfs, response, controller, client, flight);
   }
 
-  async function pump(repo: Repo, lfs: LfsRef, response: Response, controller: AbortController, client?: PassThrough, flight?: ObjectFlight): Promise<void> {
+  async function pump(repo: Repo, lfs: LfsRef, response: HttpGetResponse, controller: AbortController, client?: PassThrough, flight?: ObjectFlight): Promise<void> {
     const writer = await deps.blobs.write();
     if (flight?.attach(writer)) client = undefined; // every client, the first too, reads the staging file
     let clientOpen = client !== undefined;
@@ -519,21 +518,25 @@ export function createMirrorService(deps: {
     },
 
     /**
-     * Content of an LFS object missing from the store. Answers the stream to send (the object's
-     * one fetch in this process, read as it arrives, or a ranged read streamed through), or
-     * undefined when the object has just been published and the caller should serve it from
-     * the store. Throws UpstreamUnavailable when the fetch failed before its first byte.
+     * Content of an LFS object missing from the store: the object's one fetch in this process, as
+     * its staging file to be read as it arrives (`growing`), or a stream (a ranged read streamed
+     * through; the whole object from a store that cannot be read while staged). Undefined when
+     * the object has just been published and the caller should serve it from the store. Throws
+     * UpstreamUnavailable when the fetch failed before its first byte.
      */
-    async openLfs(repo: Repo, commit: string, path: string, lfs: LfsRef, range?: { start: number; end: number }): Promise<Readable | undefined> {
-      if (range) return openRange(repo, commit, path, lfs, range);
+    async openLfs(repo: Repo, commit: string, path: string, lfs: LfsRef, range?: { start: number; end: number }): Promise<{ growing: GrowingFile } | { stream: Readable } | undefined> {
+      if (range) return { stream: await openRange(repo, commit, path, lfs, range) };
       if ((await deps.blobs.stat(lfs.oid))?.size === lfs.size) return undefined;
       // No await between looking the fetch up and registering a new one: exactly one fetch.
       let flight = fetchingObjects.get(lfs.oid);
       const client = flight ? undefined : new PassThrough({ highWaterMark: 1024 * 1024 });
       flight ??= startFlight(repo, commit, path, lfs, client);
       try {
-        if (await flight.started) return await flight.reader();
-        if (client) return client; // a store without staged reads: the fetch feeds this client itself
+        if (await flight.started) {
+          const growing = await flight.open();
+          return growing && { growing };
+        }
+        if (client) return { stream: client }; // a store without staged reads: the fetch feeds this client itself
         await flight.settled;
         return undefined;
       } catch (error) {
@@ -604,7 +607,7 @@ export function createMirrorService(deps: {
           const started = Date.now();
           try {
             const { response } = await upstreamGet(upstream, `${upstream.url}/api/models?limit=1`, { timeoutMs: INFO_TIMEOUT_MS });
-            await response.body?.cancel().catch(() => {});
+            await response.discard();
             return { url: upstream.url, ok: response.status === 200, status: response.status, ms: Date.now() - started };
           } catch (error) {
             return { url: upstream.url, ok: false, error: (error as Error).message, ms: Date.now() - started };
@@ -618,8 +621,8 @@ export function createMirrorService(deps: {
   async function openRange(repo: Repo, commit: string, path: string, lfs: LfsRef, range: { start: number; end: number }): Promise<Readable> {
     const { response, controller } = await openUpstreamFile(repo, commit, path, range);
     const expected = `bytes ${range.start}-${range.end}/${lfs.size}`;
-    if (response.status !== 206 || response.headers.get("content-range") !== expected) {
-      await response.body?.cancel().catch(() => {});
+    if (response.status !== 206 || response.header("content-range") !== expected) {
+      await response.discard();
       throw unavailable(`${path} of ${repoFullId(repo)} is not cached here and the upstream did not answer the range ${range.start}-${range.end} (status ${response.status})`);
     }
     const length = range.end - range.start + 1;

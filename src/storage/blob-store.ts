@@ -27,20 +27,20 @@ export interface BlobWriter {
   /** Remove staged bytes; safe to call after commit (no-op) or twice. */
   abort(): Promise<void>;
   /**
-   * Optional, for drivers that stage to a local file: a reader of the bytes staged so far, so
-   * other readers of an object still arriving can be served from it (a tee). A byte may be read
-   * once the `stream.write` callback of the chunk holding it has run. The bytes are unverified
-   * until `commit` resolves. An open reader stays readable after `commit` or `abort` until it is
-   * closed; opening one after either has started throws (the caller then reads the published
-   * object, if there is one).
+   * Optional, for drivers that stage to a local file: a descriptor of the staging file, so
+   * readers of an object still arriving can be served from it (a tee, with sendfile where the
+   * platform has it). A byte may be read once the `stream.write` callback of the chunk holding it
+   * has run. The bytes are unverified until `commit` resolves. An open reader stays readable after
+   * `commit` or `abort` until it is closed; opening one after either has started throws (the
+   * caller then reads the published object, if there is one).
    */
   openStaged?(): Promise<StagedReader>;
 }
 
-/** Reads the staged bytes of a writer (BlobWriter.openStaged). */
+/** The staged bytes of a writer (BlobWriter.openStaged): a read-only descriptor of its staging file. */
 export interface StagedReader {
-  /** Up to `length` bytes at `position`; fewer only where the staged bytes end. */
-  read(position: number, length: number): Promise<Buffer>;
+  /** Valid until `close`; positioned reads only (pread, sendfile with an offset). */
+  readonly fd: number;
   close(): Promise<void>;
 }
 

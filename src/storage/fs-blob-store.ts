@@ -175,16 +175,7 @@ export function createFsBlobStore(root: string): BlobStore {
           if (finished || aborted) throw new Error("the staged bytes were already committed or discarded");
           const reader = await fsp.open(stagingPath, "r");
           return {
-            async read(position, length) {
-              const buffer = Buffer.allocUnsafeSlow(length);
-              let filled = 0;
-              while (filled < length) {
-                const { bytesRead } = await reader.read(buffer, filled, length - filled, position + filled);
-                if (bytesRead === 0) break;
-                filled += bytesRead;
-              }
-              return filled === length ? buffer : buffer.subarray(0, filled);
-            },
+            fd: reader.fd,
             close: () => reader.close(),
           };
         },
