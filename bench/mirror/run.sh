@@ -27,7 +27,7 @@
 #
 # Settings (environment): BENCH_SIZE_MIB (1024), BENCH_ROUNDS (5), BENCH_WORKERS (`--workers` of
 # both Agoras; default 1, Agora's own default), BENCH_UPSTREAM_RATE (the cold rows, space-separated: `off` and/or
-# rates; default "off 100m 1000m"), BENCH_WORK_DIR (bench/.work), BENCH_KEEP=1 keeps the work
+# rates; default "off 119m 200m": 1 and ~1.7 Gbit/s), BENCH_WORK_DIR (bench/.work), BENCH_KEEP=1 keeps the work
 # directory. Everything started here is stopped on exit.
 
 set -euo pipefail
@@ -44,7 +44,7 @@ WORKERS="${BENCH_WORKERS:-1}"
 [[ "$SIZE_MIB" =~ ^[1-9][0-9]*$ ]] || die "BENCH_SIZE_MIB must be a positive integer"
 [[ "$ROUNDS" =~ ^[1-9][0-9]?$ ]] || die "BENCH_ROUNDS must be 1..99"
 [[ "$WORKERS" =~ ^[1-9][0-9]?$ ]] || die "BENCH_WORKERS must be 1..99"
-read -r -a RATES <<<"${BENCH_UPSTREAM_RATE-off 100m 1000m}"
+read -r -a RATES <<<"${BENCH_UPSTREAM_RATE-off 119m 200m}"
 [ "${#RATES[@]}" -gt 0 ] || die "BENCH_UPSTREAM_RATE must name at least one row (off, or a rate such as 100m)"
 for rate in "${RATES[@]}"; do
   [[ "$rate" = off || "$rate" =~ ^[1-9][0-9]*[kKmMgG]?$ ]] || die "BENCH_UPSTREAM_RATE: '$rate' is neither off nor a rate such as 100m"
