@@ -10,8 +10,6 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { createRepo, uploadFiles } from "@huggingface/hub";
 import { ConfigError, loadConfig } from "../../src/config/config.ts";
@@ -19,33 +17,21 @@ import { buildServices } from "../../src/services/index.ts";
 import { buildApp } from "../../src/http/app.ts";
 import { startHub, tempDir, type TestHub } from "../helpers/server.ts";
 import { AGORA_BIN, runAgoraAsync } from "../helpers/serve-process.ts";
+import { startLoopbackProxy } from "../helpers/loopback-proxy.ts";
 
 const MiB = 1024 * 1024;
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
-/** A proxy on loopback to the upstream hub that counts whole-file downloads per path. */
+/** A proxy to the upstream hub that counts whole-file downloads per file name; its target can change. */
 async function startCountingProxy(initialTarget: string) {
   const state = { target: initialTarget };
-  const fetches = new Map<string, number>();
-  const server = http.createServer((req, res) => {
-    if (req.method === "GET" && req.url!.includes("/resolve/") && !req.headers.range) {
-      const name = decodeURIComponent(req.url!.split("?")[0].split("/").pop()!);
-      fetches.set(name, (fetches.get(name) ?? 0) + 1);
-    }
-    const target = new URL(state.target);
-    const forward = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } }, (answer) => {
-      res.writeHead(answer.statusCode!, answer.headers);
-      answer.pipe(res);
-    });
-    forward.on("error", () => res.destroy());
-    req.pipe(forward);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const proxy = await startLoopbackProxy(() => state.target);
+  const fileName = (url: string) => decodeURIComponent(url.split("?")[0].split("/").pop()!);
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: proxy.url,
     state,
-    fetches: (name: string) => fetches.get(name) ?? 0,
-    close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
+    fetches: (name: string) => proxy.requests.filter((r) => r.method === "GET" && r.url.includes("/resolve/") && !r.range && fileName(r.url) === name).length,
+    close: proxy.close,
   };
 }
 

@@ -8,11 +8,10 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { createRepo, downloadFile, uploadFiles } from "@huggingface/hub";
 import { startHub, tempDir, type TestHub } from "../helpers/server.ts";
 import { safetensorsFile } from "../helpers/model-files.ts";
+import { startLoopbackProxy } from "../helpers/loopback-proxy.ts";
 import { gitUser, treeDigests } from "../git/git-client.ts";
 import { parseApiRepoPath, parseFileRepoPath, splitPath, withRepoId } from "../../src/http/hub-paths.ts";
 
@@ -26,17 +25,14 @@ function suiteScope() {
   return { after: (fn: () => unknown) => void cleanups.push(fn) };
 }
 
-type Recorded = { method: string; url: string; range?: string; status?: number; bytesOut: number };
-
 /**
- * A real HTTP proxy on loopback in front of the upstream hub. `renames` (old id → new id) answer
- * a relative 307 on the new id for the API and file paths of the old one, like the Hub for a
- * renamed repository; `servesAs` answers the old id's info with the new repository's info (its
- * `id` naming the new one) without a redirect; `failRanges` answers 502 to ranged file reads and
- * `hangRanges` never answers them (a blackholed upstream).
+ * The proxy in front of the upstream hub. `renames` (old id → new id) answer a relative 307 on
+ * the new id for the API and file paths of the old one, like the Hub for a renamed repository;
+ * `servesAs` answers the old id's info with the new repository's info (its `id` naming the new
+ * one) without a redirect; `failRanges` answers 502 to ranged file reads and `hangRanges` never
+ * answers them (a blackholed upstream).
  */
 async function startProxy(target: string) {
-  const requests: Recorded[] = [];
   const state = { failRanges: false, hangRanges: false, renames: new Map<string, string>(), servesAs: new Map<string, string>() };
   const idAt = (path: string, old: string) => {
     for (const prefix of ["/api/models/", "/"]) {
@@ -46,44 +42,25 @@ async function startProxy(target: string) {
     }
     return -1;
   };
-  const server = http.createServer((req, res) => {
-    const record: Recorded = { method: req.method!, url: req.url!, range: req.headers.range, bytesOut: 0 };
-    requests.push(record);
-    for (const [old, renamed] of state.renames) {
-      const at = idAt(req.url!, old);
-      if (at >= 0) {
-        record.status = 307;
-        return void res.writeHead(307, { Location: `${req.url!.slice(0, at)}${renamed}${req.url!.slice(at + old.length)}` }).end();
+  const proxy = await startLoopbackProxy(target, {
+    intercept(req, res) {
+      for (const [old, renamed] of state.renames) {
+        const at = idAt(req.url!, old);
+        if (at < 0) continue;
+        res.writeHead(307, { Location: `${req.url!.slice(0, at)}${renamed}${req.url!.slice(at + old.length)}` }).end();
+        return true;
       }
-    }
-    if (state.failRanges && req.url!.includes("/resolve/") && req.headers.range) {
-      record.status = 502;
-      return void res.writeHead(502).end("bad gateway");
-    }
-    if (state.hangRanges && req.url!.includes("/resolve/") && req.headers.range) return; // accepted, never answered
-    let path = req.url!;
-    for (const [old, other] of state.servesAs) if (path === `/api/models/${old}`) path = `/api/models/${other}`;
-    const upstream = new URL(target);
-    const forward = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path, headers: { ...req.headers, host: upstream.host } }, (answer) => {
-      record.status = answer.statusCode;
-      res.writeHead(answer.statusCode!, answer.headers);
-      answer.on("data", (chunk: Buffer) => {
-        record.bytesOut += chunk.length;
-        res.write(chunk);
-      });
-      answer.on("end", () => res.end());
-      answer.on("error", () => res.destroy());
-    });
-    forward.on("error", () => res.destroy());
-    req.pipe(forward);
+      const rangedRead = req.url!.includes("/resolve/") && Boolean(req.headers.range);
+      if (rangedRead && state.failRanges) res.writeHead(502).end("bad gateway");
+      return rangedRead && (state.failRanges || state.hangRanges); // a hang is accepted, never answered
+    },
+    path(url) {
+      let path = url;
+      for (const [old, other] of state.servesAs) if (path === `/api/models/${old}`) path = `/api/models/${other}`;
+      return path;
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    state,
-    close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
-  };
+  return { ...proxy, state };
 }
 
 describe("mirror metadata: checkpoint counts by ranged reads, renamed repositories", () => {

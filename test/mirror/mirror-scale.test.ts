@@ -11,12 +11,12 @@ import { once } from "node:events";
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
 import path from "node:path";
 import v8 from "node:v8";
 import vm from "node:vm";
 import { createRepo, downloadFile } from "@huggingface/hub";
 import { startHub, type TestHub } from "../helpers/server.ts";
+import { midpointFault, startLoopbackProxy } from "../helpers/loopback-proxy.ts";
 
 const MiB = 1024 * 1024;
 const FILE_SIZE = 100 * MiB + 7; // "100 MB", an odd size so no chunk boundary lines up with the end
@@ -54,84 +54,42 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
   }
 }
 
-/** Waits for `drain` or `close` and removes both listeners (a race of `once` would leave one behind per wait). */
-function drainedOrClosed(res: http.ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off("drain", done);
-      res.off("close", done);
-      resolve();
-    };
-    res.on("drain", done);
-    res.on("close", done);
-  });
-}
-
 type Fault = "pass" | "truncate" | "wrong-bytes" | "reset";
-type Recorded = { url: string; range: string | undefined; bytesOut: number };
 
 /**
- * A real HTTP proxy on loopback in front of the upstream hub, with backpressure. Faults and the
- * hold apply to whole-file bodies (`/resolve/`, 200, no Range); `events` records when such a body
- * was sent completely.
+ * The proxy in front of the upstream hub. Faults and the hold apply to whole-file bodies
+ * (`/resolve/`, 200, no Range); `events` records when such a body was sent completely.
  */
 async function startProxy(target: string, events: string[]) {
-  const requests: Recorded[] = [];
   const state = { fault: "pass" as Fault, hold: undefined as { at: number; reached: ReturnType<typeof gate>; release: ReturnType<typeof gate> } | undefined };
-  const server = http.createServer((req, res) => {
-    const record: Recorded = { url: req.url!, range: req.headers.range, bytesOut: 0 };
-    requests.push(record);
-    const upstream = new URL(target);
-    const forward = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } }, (answer) => {
+  const proxy = await startLoopbackProxy(target, {
+    body({ req, answer }) {
       const wholeFile = req.url!.includes("/resolve/") && answer.statusCode === 200 && !req.headers.range && req.method === "GET";
-      const fault = wholeFile ? state.fault : "pass";
-      const hold = wholeFile ? state.hold : undefined;
-      const headers = { ...answer.headers };
-      if (fault === "truncate") delete headers["content-length"]; // a clean end of a short body
-      res.writeHead(answer.statusCode!, headers);
-      const total = Number(answer.headers["content-length"] ?? 0);
-      void (async () => {
-        let seen = 0;
-        try {
-          for await (const piece of answer) {
-            let chunk = piece as Buffer;
-            const start = seen;
-            seen += chunk.length;
-            if (fault === "truncate" && start >= total / 2) break;
-            if (fault === "reset" && seen > total / 2) return void res.socket?.destroy();
-            if (fault === "wrong-bytes" && start <= total / 2 && seen > total / 2) {
-              chunk = Buffer.from(chunk);
-              chunk[Math.floor(total / 2) - start] ^= 0xff;
-            }
-            record.bytesOut += chunk.length;
-            if (!res.write(chunk)) await drainedOrClosed(res);
-            if (res.destroyed) return;
-            if (hold && seen >= hold.at) {
-              hold.reached.open();
-              await hold.release.opened;
-            }
+      if (!wholeFile) return undefined;
+      const fault = state.fault === "pass" ? undefined : midpointFault(state.fault, Number(answer.headers["content-length"] ?? 0));
+      const hold = state.hold;
+      return {
+        headers: fault?.headers,
+        async chunk(chunk, offset) {
+          // held once the bytes sent so far reach `at`, before anything more is sent
+          if (hold && offset >= hold.at) {
+            hold.reached.open();
+            await hold.release.opened;
           }
-          if (wholeFile) events.push(`upstream-end ${req.url}`);
-          res.end();
-        } catch {
-          res.destroy();
-        }
-      })();
-    });
-    forward.on("error", () => res.destroy());
-    req.pipe(forward);
+          return fault?.chunk ? fault.chunk(chunk, offset) : chunk;
+        },
+        end: () => void events.push(`upstream-end ${req.url}`),
+      };
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
+    ...proxy,
     state,
     /** The next whole-file body stops after `at` bytes until `release.open()`. */
     holdAt(at: number) {
       state.hold = { at, reached: gate(), release: gate() };
       return state.hold;
     },
-    close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
   };
 }
 

@@ -7,9 +7,9 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { createRepo, downloadFile, listModels, modelInfo, uploadFiles } from "@huggingface/hub";
 import { startHub, tempDir, type TestHub } from "../helpers/server.ts";
+import { listenOnLoopback, midpointFault, startLoopbackProxy } from "../helpers/loopback-proxy.ts";
 import { gitUser, treeDigests } from "../git/git-client.ts";
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
@@ -23,69 +23,39 @@ function suiteScope() {
 }
 
 type Mode = "pass" | "5xx" | "truncate" | "wrong-bytes" | "reset" | "down" | "hang" | "redirect";
-type Recorded = { method: string; url: string; headers: http.IncomingHttpHeaders; bytesOut: number };
 
-/** A real HTTP proxy on loopback in front of the upstream hub; faults apply to file downloads (`/resolve/`), "down" and "hang" to everything. */
+/** The proxy in front of the upstream hub; faults apply to file downloads (`/resolve/`), "down" and "hang" to everything. */
 async function startProxy(target: string, cdn: () => string) {
-  const requests: Recorded[] = [];
   const state = { mode: "pass" as Mode };
-  const server = http.createServer((req, res) => {
-    const record: Recorded = { method: req.method!, url: req.url!, headers: req.headers, bytesOut: 0 };
-    requests.push(record);
-    const isFile = req.url!.includes("/resolve/");
-    if (state.mode === "down") return req.socket.destroy();
-    if (state.mode === "hang") return; // accepted, never answered: a blackholed upstream
-    if (isFile && state.mode === "5xx") return void res.writeHead(502).end("bad gateway");
-    if (isFile && state.mode === "redirect") return void res.writeHead(302, { Location: `${cdn()}${req.url}` }).end();
-    const upstream = new URL(target);
-    const forward = http.request(
-      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
-      (answer) => {
-        const headers = { ...answer.headers };
-        const fault = isFile && answer.statusCode === 200 ? state.mode : "pass";
-        if (fault === "truncate") delete headers["content-length"];
-        res.writeHead(answer.statusCode!, headers);
-        const total = Number(answer.headers["content-length"] ?? 0);
-        let seen = 0;
-        answer.on("data", (chunk: Buffer) => {
-          const start = seen;
-          seen += chunk.length;
-          if (fault === "truncate" && start >= total / 2) return;
-          if (fault === "reset" && seen > total / 2) return void res.socket?.destroy();
-          if (fault === "wrong-bytes" && start <= total / 2 && seen > total / 2) {
-            chunk = Buffer.from(chunk);
-            chunk[Math.floor(total / 2) - start] ^= 0xff;
-          }
-          record.bytesOut += chunk.length;
-          res.write(chunk);
-        });
-        answer.on("end", () => res.end());
-        answer.on("error", () => res.destroy());
-      },
-    );
-    forward.on("error", () => res.destroy());
-    req.pipe(forward);
+  const proxy = await startLoopbackProxy(target, {
+    intercept(req, res) {
+      const isFile = req.url!.includes("/resolve/");
+      if (state.mode === "down") req.socket.destroy();
+      else if (isFile && state.mode === "5xx") res.writeHead(502).end("bad gateway");
+      else if (isFile && state.mode === "redirect") res.writeHead(302, { Location: `${cdn()}${req.url}` }).end();
+      else return state.mode === "hang"; // a hang is accepted, never answered: a blackholed upstream
+      return true;
+    },
+    body({ req, answer }) {
+      const mode = state.mode;
+      if (!req.url!.includes("/resolve/") || answer.statusCode !== 200) return undefined;
+      if (mode !== "truncate" && mode !== "wrong-bytes" && mode !== "reset") return undefined;
+      return midpointFault(mode, Number(answer.headers["content-length"] ?? 0));
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    state,
-    close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
-  };
+  return { ...proxy, state };
 }
 
 /** A second origin ("a CDN") the proxy can redirect file downloads to; serves the upstream's bytes and records headers. */
 async function startCdn(target: string) {
-  const requests: Recorded[] = [];
+  const requests: { url: string; headers: http.IncomingHttpHeaders }[] = [];
   const server = http.createServer(async (req, res) => {
-    requests.push({ method: req.method!, url: req.url!, headers: req.headers, bytesOut: 0 });
+    requests.push({ url: req.url!, headers: req.headers });
     const answer = await fetch(`${target}${req.url}`);
     res.writeHead(answer.status, { "content-length": answer.headers.get("content-length") ?? undefined });
     res.end(Buffer.from(await answer.arrayBuffer()));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests, close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))) };
+  return { requests, ...(await listenOnLoopback(server)) };
 }
 
 describe("pull-through mirror", () => {
