@@ -10,6 +10,7 @@ import cluster from "node:cluster";
 import type { Config } from "../config/config.ts";
 import { buildServices } from "../services/index.ts";
 import { buildApp } from "../http/app.ts";
+import { formatBytes } from "./mirror.ts";
 
 export async function serve(config: Config): Promise<void> {
   if (config.workers > 1 && cluster.isPrimary) return supervise(config);
@@ -23,6 +24,7 @@ export async function serve(config: Config): Promise<void> {
   const url = config.publicUrl || address;
   if (cluster.isWorker) process.send!({ listening: url });
   else process.stdout.write(`Agora is listening on ${url} (data: ${config.dataDir})\n`);
+  if (cluster.isPrimary) void evictAtStart(services); // workers: the supervisor did it
 
   let closing = false;
   const shutdown = async (signal: string) => {
@@ -39,10 +41,27 @@ export async function serve(config: Config): Promise<void> {
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
 }
 
+/**
+ * One eviction pass of the mirror cache at start-up, so a `cacheMax` lowered while the hub was
+ * stopped takes effect without waiting for the next download. Never throws.
+ */
+async function evictAtStart(services: ReturnType<typeof buildServices>): Promise<void> {
+  try {
+    const report = await services.mirrorCache.evictIfNeeded();
+    if (report.evicted.length > 0) {
+      const freed = report.evicted.reduce((sum, object) => sum + object.size, 0);
+      process.stdout.write(`mirror cache: evicted ${report.evicted.length} objects (${formatBytes(freed)}) at start-up to fit its limit of ${formatBytes(report.limitBytes ?? 0)}\n`);
+    }
+  } catch (error) {
+    process.stderr.write(`agora: warning: mirror cache eviction at start-up failed: ${(error as Error).message}\n`);
+  }
+}
+
 /** Runs the start-up reconciliation once, forks the workers, replaces one that dies, and stops them all on SIGINT/SIGTERM. */
 async function supervise(config: Config): Promise<void> {
   const services = buildServices(config);
   await services.reconcileListings();
+  await evictAtStart(services);
   await services.close();
 
   let ready = 0;

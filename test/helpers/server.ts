@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { TestContext } from "node:test";
+import { after, type TestContext } from "node:test";
 import { loadConfig } from "../../src/config/config.ts";
 import { buildServices, type Services } from "../../src/services/index.ts";
 import { buildApp } from "../../src/http/app.ts";
@@ -47,4 +47,16 @@ export async function startHub(t: Pick<TestContext, "after">, options: { dataDir
     },
     close,
   };
+}
+
+/**
+ * Cleanups for hubs and directories shared by the tests of a suite (`describe`), run in reverse
+ * order after its last test: pass it where `startHub` or `tempDir` expect a test context.
+ */
+export function suiteScope(): { after: (fn: () => unknown) => void } {
+  const cleanups: Array<() => unknown> = [];
+  after(async () => {
+    for (const fn of cleanups.reverse()) await fn();
+  });
+  return { after: (fn: () => unknown) => void cleanups.push(fn) };
 }

@@ -16,7 +16,7 @@ import { ConfigError, loadConfig } from "../../src/config/config.ts";
 import { buildServices } from "../../src/services/index.ts";
 import { buildApp } from "../../src/http/app.ts";
 import { startHub, tempDir, type TestHub } from "../helpers/server.ts";
-import { AGORA_BIN, runAgoraAsync } from "../helpers/serve-process.ts";
+import { AGORA_BIN, runAgoraAsync, serveProcess } from "../helpers/serve-process.ts";
 import { startLoopbackProxy } from "../helpers/loopback-proxy.ts";
 
 const MiB = 1024 * 1024;
@@ -247,6 +247,43 @@ test("objects of a mirror whose upstream is not configured here (imported, or up
   for (const name of ["y1.bin", "y2.bin", "y3.bin"]) await get("other", other.commit, name, other.files.get(name)!);
   assert.ok(await mirror.cached(kept.files.get("o.bin")!), "the object no configured upstream could give back is kept");
   assert.deepEqual(await Promise.all(["y1.bin", "y2.bin", "y3.bin"].map((name) => mirror.cached(other.files.get(name)!))), [false, true, true]);
+});
+
+test("a limit lowered while the mirror was stopped is applied when `agora serve` starts, least recently used first", async (t) => {
+  const upstream = await startHub(t);
+  const names = ["a.bin", "b.bin", "c.bin"];
+  const { commit, files } = await publish(upstream, await upstream.token("alice"), "alice/boot", names);
+  const dataDir = tempDir(t);
+  const stored = (name: string) => {
+    const oid = sha256(files.get(name)!);
+    return fs.existsSync(path.join(dataDir, "lfs", "objects", oid.slice(0, 2), oid));
+  };
+  const downloadFrom = async (url: string, name: string) => {
+    const response = await fetch(`${url}/alice/boot/resolve/${commit}/${name}`);
+    assert.equal(response.status, 200, name);
+    assert.equal(sha256(new Uint8Array(await response.arrayBuffer())), sha256(files.get(name)!), name);
+  };
+
+  // Without a limit, the mirror keeps everything it fetched (in the order a, b, c).
+  const unlimited = serveProcess(dataDir, { env: { AGORA_UPSTREAM: upstream.url } });
+  t.after(() => unlimited.child.kill("SIGKILL"));
+  for (const name of names) await downloadFrom(await unlimited.url, name);
+  unlimited.child.kill("SIGTERM");
+  await unlimited.exited;
+  assert.deepEqual(names.map(stored), [true, true, true]);
+
+  // Restarted with room for one object: the start-up pass evicts the two least recently used,
+  // before any download asks for anything.
+  const limited = serveProcess(dataDir, { env: { AGORA_UPSTREAM: upstream.url, AGORA_MIRROR_CACHE_MAX: "1MiB" } });
+  t.after(() => limited.child.kill("SIGKILL"));
+  const url = await limited.url;
+  for (let waited = 0; !/mirror cache: evicted/.test(limited.output()); waited += 50) {
+    assert.ok(waited < 60_000, `no start-up eviction reported: ${limited.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.match(limited.output(), /mirror cache: evicted 2 objects \(2\.0 MiB\) at start-up to fit its limit of 1\.0 MiB/);
+  assert.deepEqual(names.map(stored), [false, false, true]);
+  await downloadFrom(url, "a.bin"); // fetched again through the verified path
 });
 
 test("mirror.cacheMax takes byte counts and sizes from the file and the environment; bad sizes stop the boot with a clear message", (t) => {

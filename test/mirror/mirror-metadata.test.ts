@@ -4,26 +4,18 @@
 // loopback proxy in front of it (records requests and bytes, fails ranged reads on command, and
 // answers 307 for renamed ids as the Hub does), and the mirror Agora pointed at the proxy.
 
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import { createRepo, downloadFile, uploadFiles } from "@huggingface/hub";
-import { startHub, tempDir, type TestHub } from "../helpers/server.ts";
+import { suiteScope, startHub, tempDir, type TestHub } from "../helpers/server.ts";
 import { safetensorsFile } from "../helpers/model-files.ts";
 import { startLoopbackProxy } from "../helpers/loopback-proxy.ts";
 import { gitUser, treeDigests } from "../git/git-client.ts";
 import { parseApiRepoPath, parseFileRepoPath, splitPath, withRepoId } from "../../src/http/hub-paths.ts";
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
-
-function suiteScope() {
-  const cleanups: Array<() => unknown> = [];
-  after(async () => {
-    for (const fn of cleanups.reverse()) await fn();
-  });
-  return { after: (fn: () => unknown) => void cleanups.push(fn) };
-}
 
 /**
  * The proxy in front of the upstream hub. `renames` (old id → new id) answer a relative 307 on

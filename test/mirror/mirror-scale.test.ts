@@ -4,7 +4,7 @@
 // bytes, can hold a body half-way until released, can fail on command), and the mirror Agora
 // pointed at the proxy. Bytes are compared by SHA-256 computed while they stream.
 
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
@@ -15,7 +15,7 @@ import path from "node:path";
 import v8 from "node:v8";
 import vm from "node:vm";
 import { createRepo, downloadFile } from "@huggingface/hub";
-import { startHub, type TestHub } from "../helpers/server.ts";
+import { suiteScope, startHub, type TestHub } from "../helpers/server.ts";
 import { midpointFault, startLoopbackProxy } from "../helpers/loopback-proxy.ts";
 
 const MiB = 1024 * 1024;
@@ -28,14 +28,6 @@ const HUB_CLIENTS = 4; // of the 32, through @huggingface/hub downloadFile; the 
  * bytes, or until this long has passed. Tests assert the order of events, never durations.
  */
 const HOLD_WATCHDOG_MS = 120_000;
-
-function suiteScope() {
-  const cleanups: Array<() => unknown> = [];
-  after(async () => {
-    for (const fn of cleanups.reverse()) await fn();
-  });
-  return { after: (fn: () => unknown) => void cleanups.push(fn) };
-}
 
 function gate() {
   let open!: () => void;

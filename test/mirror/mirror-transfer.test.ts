@@ -3,7 +3,7 @@
 // into a read-only mirror that serves the same bytes under the same commit ids. Both commands run
 // as real child processes against real data directories; hubs are real servers.
 
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
@@ -14,22 +14,13 @@ import { createRepo, downloadFile, uploadFiles } from "@huggingface/hub";
 import { loadConfig } from "../../src/config/config.ts";
 import { buildServices, type Services } from "../../src/services/index.ts";
 import { createMirrorTransferService } from "../../src/services/mirror-transfer.ts";
-import { startHub, tempDir, type TestHub } from "../helpers/server.ts";
+import { suiteScope, startHub, tempDir, type TestHub } from "../helpers/server.ts";
 import { runAgoraAsync } from "../helpers/serve-process.ts";
 import { createTag } from "../helpers/hub-http.ts";
 import { safetensorsFile } from "../helpers/model-files.ts";
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
-
-/** Cleanups for hubs and directories shared by the tests of a suite, run after the last one. */
-function suiteScope() {
-  const cleanups: Array<() => unknown> = [];
-  after(async () => {
-    for (const fn of cleanups.reverse()) await fn();
-  });
-  return { after: (fn: () => unknown) => void cleanups.push(fn) };
-}
 
 /** Entries of a (small, test-made) tar archive: name, where its data starts, its size. */
 function tarEntries(archive: Buffer): { name: string; offset: number; size: number }[] {

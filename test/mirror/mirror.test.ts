@@ -3,24 +3,16 @@
 // proxy in front of it (counts requests and bytes, records headers, can fail on command), and
 // the mirror hub pointed at the proxy. Bytes are always compared by SHA-256.
 
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import http from "node:http";
 import { createRepo, downloadFile, listModels, modelInfo, uploadFiles } from "@huggingface/hub";
-import { startHub, tempDir, type TestHub } from "../helpers/server.ts";
+import { suiteScope, startHub, tempDir, type TestHub } from "../helpers/server.ts";
 import { listenOnLoopback, midpointFault, startLoopbackProxy } from "../helpers/loopback-proxy.ts";
 import { gitUser, treeDigests } from "../git/git-client.ts";
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
-
-function suiteScope() {
-  const cleanups: Array<() => unknown> = [];
-  after(async () => {
-    for (const fn of cleanups.reverse()) await fn();
-  });
-  return { after: (fn: () => unknown) => void cleanups.push(fn) };
-}
 
 type Mode = "pass" | "5xx" | "truncate" | "wrong-bytes" | "reset" | "down" | "hang" | "redirect";
 
