@@ -25,6 +25,14 @@ require_tools() { local tool; for tool in "$@"; do command -v "$tool" >/dev/null
 # free_port: a TCP port free on 127.0.0.1 right now.
 free_port() { node -e 'const s = require("node:net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'; }
 
+# make_work_dir NAME: a fresh directory under $BENCH_WORK_DIR (default bench/.work), in WORK.
+make_work_dir() {
+  local parent="${BENCH_WORK_DIR:-$ROOT/bench/.work}"
+  mkdir -p "$parent"
+  # shellcheck disable=SC2034 # used by the scripts that source this file
+  WORK="$(mktemp -d "$parent/$1.XXXXXX")"
+}
+
 # --- processes -----------------------------------------------------------------------------------
 
 # tree_pids PID: PID and all its descendants, from /proc/*/stat (cat reads the files, not awk:
@@ -117,6 +125,29 @@ ensure_nginx() {
   NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 }
 
+# nginx_temp_paths DIR: the http-block lines that keep nginx's temporary files under DIR/tmp
+# (the caller creates DIR/tmp).
+nginx_temp_paths() {
+  cat <<EOF
+  client_body_temp_path $1/tmp/body;
+  proxy_temp_path $1/tmp/proxy;
+  fastcgi_temp_path $1/tmp/fastcgi;
+  uwsgi_temp_path $1/tmp/uwsgi;
+  scgi_temp_path $1/tmp/scgi;
+EOF
+}
+
+# nginx_run DIR: starts nginx with prefix DIR and its DIR/nginx.conf; waits for its pid file.
+nginx_run() {
+  local dir="$1"
+  "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log"
+  for _ in $(seq 1 50); do
+    if [ -s "$dir/nginx.pid" ]; then return 0; fi
+    sleep 0.1
+  done
+  die "nginx did not write $dir/nginx.pid"
+}
+
 # nginx_static_start DIR ROOT PORT [COPY_PORT]: an nginx with its own prefix DIR serving the files
 # under ROOT on 127.0.0.1:PORT with sendfile on (and, with COPY_PORT, the same files with sendfile
 # off: a server in C that copies the bytes through user space). Stop it with nginx_stop DIR.
@@ -134,11 +165,7 @@ http {
   access_log off;
   tcp_nopush on;
   default_type application/octet-stream;
-  client_body_temp_path $dir/tmp/body;
-  proxy_temp_path $dir/tmp/proxy;
-  fastcgi_temp_path $dir/tmp/fastcgi;
-  uwsgi_temp_path $dir/tmp/uwsgi;
-  scgi_temp_path $dir/tmp/scgi;
+$(nginx_temp_paths "$dir")
   root $root;
   server {
     listen 127.0.0.1:$port;
@@ -156,12 +183,7 @@ EOF
     fi
     echo "}"
   } >"$dir/nginx.conf"
-  "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log"
-  for _ in $(seq 1 50); do
-    if [ -s "$dir/nginx.pid" ]; then return 0; fi
-    sleep 0.1
-  done
-  die "nginx did not write $dir/nginx.pid"
+  nginx_run "$dir"
 }
 
 # nginx_proxy_start DIR BACKEND PORT RATE: an nginx with its own prefix DIR on 127.0.0.1:PORT,
@@ -181,11 +203,7 @@ events { worker_connections 1024; }
 http {
   log_format timed '\$request_method \$request_uri \$status \$body_bytes_sent \$request_time range=\$http_range';
   access_log $dir/access.log timed;
-  client_body_temp_path $dir/tmp/body;
-  proxy_temp_path $dir/tmp/proxy;
-  fastcgi_temp_path $dir/tmp/fastcgi;
-  uwsgi_temp_path $dir/tmp/uwsgi;
-  scgi_temp_path $dir/tmp/scgi;
+$(nginx_temp_paths "$dir")
   server {
     listen 127.0.0.1:$port;
     client_max_body_size 0;
@@ -206,12 +224,7 @@ http {
   }
 }
 EOF
-  "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log"
-  for _ in $(seq 1 50); do
-    if [ -s "$dir/nginx.pid" ]; then return 0; fi
-    sleep 0.1
-  done
-  die "nginx did not write $dir/nginx.pid"
+  nginx_run "$dir"
 }
 
 # nginx_pids DIR: the master and worker processes of the nginx started with prefix DIR.

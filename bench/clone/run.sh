@@ -18,80 +18,47 @@
 
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck disable=SC2034 # read by lib.sh
+BENCH_TAG=bench:clone
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$ROOT"
 
 ROUNDS="${BENCH_ROUNDS:-5}"
 FILES="${BENCH_FILES:-2000}"
 COMMITS="${BENCH_COMMITS:-200}"
 
-log() { printf '[bench:clone] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-now() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"%.3f\", $1 }"; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-
 [[ "$ROUNDS" =~ ^[1-9][0-9]?$ ]] || die "BENCH_ROUNDS must be 1..99"
 [[ "$FILES" =~ ^[1-9][0-9]*$ && "$COMMITS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_FILES and BENCH_COMMITS must be positive integers"
 [ $((FILES % COMMITS)) -eq 0 ] || die "BENCH_FILES must be a multiple of BENCH_COMMITS"
 
 # --- tools -------------------------------------------------------------------------------------
-for tool in git node curl awk; do command -v "$tool" >/dev/null || die "$tool is required"; done
-NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+require_tools git node curl awk
+ensure_nginx
 FCGIWRAP="$(command -v fcgiwrap || echo /usr/sbin/fcgiwrap)"
-if [ ! -x "$NGINX" ] || [ ! -x "$FCGIWRAP" ]; then
-  log "installing nginx-light and fcgiwrap"
+if [ ! -x "$FCGIWRAP" ]; then
+  log "installing fcgiwrap"
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y nginx-light fcgiwrap
-  NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y fcgiwrap
   FCGIWRAP="$(command -v fcgiwrap || echo /usr/sbin/fcgiwrap)"
 fi
 HTTP_BACKEND="$(git --exec-path)/git-http-backend"
 [ -x "$HTTP_BACKEND" ] || die "git-http-backend not found at $HTTP_BACKEND"
 
 # --- work directory and cleanup ----------------------------------------------------------------
-WORK_PARENT="${BENCH_WORK_DIR:-$ROOT/bench/.work}"
-mkdir -p "$WORK_PARENT"
-WORK="$(mktemp -d "$WORK_PARENT/clone.XXXXXX")"
+make_work_dir clone
 DATA="$WORK/agora-data"
 AGORA_PID=""
 FCGI_PID=""
-NGINX_CONF="$WORK/nginx/nginx.conf"
-NGINX_STARTED=""
-
-# tree_pids PID: PID and all its descendants, from /proc/*/stat.
-tree_pids() {
-  awk -v root="$1" '
-    { sub(/^.*\) /, ""); split(FILENAME, p, "/"); parent[p[3]] = $2 }
-    END {
-      list = root; seen[root] = 1; changed = 1
-      while (changed) {
-        changed = 0
-        for (pid in parent) if (!(pid in seen) && (parent[pid] in seen)) { seen[pid] = 1; list = list " " pid; changed = 1 }
-      }
-      print list
-    }' /proc/[0-9]*/stat 2>/dev/null || true
-}
-
-# stop_tree PID: TERM, wait up to 10 s, then KILL whatever of its process tree is left.
-stop_tree() {
-  local pid="$1" tree
-  kill -0 "$pid" 2>/dev/null || return 0
-  tree="$(tree_pids "$pid")"
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  # shellcheck disable=SC2086
-  kill -KILL $tree 2>/dev/null || true
-}
 
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
-  if [ -n "$NGINX_STARTED" ]; then "$NGINX" -p "$WORK/nginx" -c "$NGINX_CONF" -e "$WORK/nginx/error.log" -s stop 2>/dev/null || true; fi
-  [ -n "$FCGI_PID" ] && stop_tree "$FCGI_PID"
-  [ -n "$AGORA_PID" ] && stop_tree "$AGORA_PID"
+  nginx_stop "$WORK/nginx"
+  stop_tree "$FCGI_PID"
+  stop_tree "$AGORA_PID"
   wait 2>/dev/null || true
   if [ "${BENCH_KEEP:-}" = 1 ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
   exit "$status"
@@ -99,8 +66,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-free_port() { node -e 'const s = require("node:net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'; }
 
 # git as a fresh user: no system or global configuration, no prompts, no git-lfs filters.
 mkdir -p "$WORK/home"
@@ -154,15 +119,8 @@ log "built in $(calc "$(now) - $start") s: head $SOURCE_HEAD, $(du -sk "$WORK/so
 TOKEN="$(node bin/agora.mjs token create --user alice --data "$DATA")"
 node bin/agora.mjs repo create alice/clone-bench --data "$DATA" >/dev/null
 log "starting Agora"
-node bin/agora.mjs serve --data "$DATA" --host 127.0.0.1 --port 0 --log-level warn >"$WORK/agora.log" 2>&1 &
-AGORA_PID=$!
-for _ in $(seq 1 300); do
-  grep -q "Agora is listening" "$WORK/agora.log" && break
-  kill -0 "$AGORA_PID" 2>/dev/null || { cat "$WORK/agora.log" >&2; die "Agora did not start"; }
-  sleep 0.1
-done
-grep -q "Agora is listening" "$WORK/agora.log" || die "Agora did not start within 30 s"
-HUB="$(grep -o 'listening on http://[0-9.:]*' "$WORK/agora.log" | head -1 | cut -d' ' -f3)"
+agora_start AGORA "$WORK/agora.log" "$DATA"
+HUB="$AGORA_URL"
 
 # The built history replaces the repository's initial commit (hence --force), pushed the way
 # a user would: git over smart HTTP with the token from a credential helper.
@@ -198,11 +156,7 @@ error_log $WORK/nginx/error.log warn;
 events { worker_connections 1024; }
 http {
   access_log off;
-  client_body_temp_path $WORK/nginx/tmp/body;
-  proxy_temp_path $WORK/nginx/tmp/proxy;
-  fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
-  uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
-  scgi_temp_path $WORK/nginx/tmp/scgi;
+$(nginx_temp_paths "$WORK/nginx")
   server {
     listen 127.0.0.1:$NGINX_PORT;
     client_max_body_size 0;
@@ -225,10 +179,9 @@ http {
   }
 }
 EOF
-} >"$NGINX_CONF"
+} >"$WORK/nginx/nginx.conf"
 log "starting nginx on 127.0.0.1:$NGINX_PORT"
-"$NGINX" -p "$WORK/nginx" -c "$NGINX_CONF" -e "$WORK/nginx/error.log"
-NGINX_STARTED=1
+nginx_run "$WORK/nginx"
 
 URL_A="$HUB/alice/clone-bench"
 URL_B="http://127.0.0.1:$NGINX_PORT/$REPO_ID.git"

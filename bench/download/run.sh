@@ -20,7 +20,10 @@
 
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck disable=SC2034 # read by lib.sh
+BENCH_TAG=bench
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$ROOT"
 
 SIZE_MIB="${BENCH_SIZE_MIB:-1024}"
@@ -30,50 +33,24 @@ UPLOAD_ROUNDS="${BENCH_UPLOAD_ROUNDS:-3}"
 read -r -a AGORA_ARGS <<<"${BENCH_AGORA_ARGS:---workers 1}"
 SIZE=$((SIZE_MIB * 1024 * 1024))
 
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-now() { date +%s.%N; }
-# calc EXPR: floating-point arithmetic through awk.
-calc() { awk "BEGIN { printf \"%.3f\", $1 }"; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-
-# --- tools ---------------------------------------------------------------------------------------
-for tool in curl node sha256sum awk getconf; do command -v "$tool" >/dev/null || die "$tool is required"; done
-if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
-  log "installing nginx-light"
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y nginx-light
-fi
-NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+require_tools curl node sha256sum awk getconf
+ensure_nginx
 
 # --- work directory and cleanup ------------------------------------------------------------------
-WORK_PARENT="${BENCH_WORK_DIR:-$ROOT/bench/.work}"
-mkdir -p "$WORK_PARENT"
-WORK="$(mktemp -d "$WORK_PARENT/run.XXXXXX")"
+make_work_dir run
 DATA="$WORK/agora-data"
 FILE="$WORK/big.bin"
-NGINX_CONF="$WORK/nginx/nginx.conf"
 AGORA_PID=""
 SINK_PID=""
-NGINX_STARTED=""
-SAMPLER_PID=""
+PEAK_RSS_SAMPLER=""
 
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
-  if [ -n "$SAMPLER_PID" ]; then kill "$SAMPLER_PID" 2>/dev/null || true; fi
+  if [ -n "$PEAK_RSS_SAMPLER" ]; then kill "$PEAK_RSS_SAMPLER" 2>/dev/null || true; fi
   if [ -n "$SINK_PID" ]; then kill "$SINK_PID" 2>/dev/null || true; fi
-  if [ -n "$NGINX_STARTED" ]; then "$NGINX" -p "$WORK/nginx" -c "$NGINX_CONF" -e "$WORK/nginx/error.log" -s stop 2>/dev/null || true; fi
-  if [ -n "$AGORA_PID" ] && kill -0 "$AGORA_PID" 2>/dev/null; then
-    local tree
-    tree="$(tree_pids "$AGORA_PID")"
-    kill -TERM "$AGORA_PID" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$AGORA_PID" 2>/dev/null || break; sleep 0.1; done
-    # shellcheck disable=SC2086
-    kill -KILL $tree 2>/dev/null || true
-  fi
+  nginx_stop "$WORK/nginx"
+  stop_tree "$AGORA_PID"
   wait 2>/dev/null || true
   if [ "${BENCH_KEEP:-}" = 1 ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
   exit "$status"
@@ -81,47 +58,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# tree_pids PID: PID and all its descendants, from /proc/*/stat (cat reads the files, not awk:
-# processes may vanish meanwhile).
-tree_pids() {
-  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v root="$1" '
-    { pid = $1; sub(/^.*\) /, ""); parent[pid] = $2 }
-    END {
-      list = root; seen[root] = 1; changed = 1
-      while (changed) {
-        changed = 0
-        for (pid in parent) if (!(pid in seen) && (parent[pid] in seen)) { seen[pid] = 1; list = list " " pid; changed = 1 }
-      }
-      print list
-    }'
-}
-
-# rss_of PIDS: resident memory of these processes, KiB (pure bash: cheap enough to sample often).
-rss_of() {
-  local pid key value rest total=0
-  for pid in $1; do
-    [ -r "/proc/$pid/status" ] || continue
-    while read -r key value rest; do
-      if [ "$key" = "VmRSS:" ]; then total=$((total + value)); fi
-    done <"/proc/$pid/status"
-  done
-  echo "$total"
-}
-
-# cpu_ticks PIDS: user + system CPU ticks these processes have used so far.
-cpu_ticks() {
-  local pid line total=0
-  for pid in $1; do
-    [ -r "/proc/$pid/stat" ] || continue
-    read -r line <"/proc/$pid/stat" || continue
-    # shellcheck disable=SC2086
-    set -- ${line##*) }
-    total=$((total + ${12} + ${13}))
-  done
-  echo "$total"
-}
-TICKS_PER_S="$(getconf CLK_TCK)"
 
 # --- the file ------------------------------------------------------------------------------------
 log "writing $SIZE_MIB MiB of random bytes to $FILE"
@@ -132,15 +68,8 @@ sync
 # --- Agora ---------------------------------------------------------------------------------------
 TOKEN="$(node bin/agora.mjs token create --user alice --data "$DATA")"
 log "starting Agora ${AGORA_ARGS[*]}"
-node bin/agora.mjs serve --data "$DATA" --host 127.0.0.1 --port 0 --log-level warn "${AGORA_ARGS[@]}" >"$WORK/agora.log" 2>&1 &
-AGORA_PID=$!
-for _ in $(seq 1 300); do
-  grep -q "Agora is listening" "$WORK/agora.log" && break
-  kill -0 "$AGORA_PID" 2>/dev/null || { cat "$WORK/agora.log" >&2; die "Agora did not start"; }
-  sleep 0.1
-done
-grep -q "Agora is listening" "$WORK/agora.log" || die "Agora did not start within 30 s"
-HUB="$(grep -o 'listening on http://[0-9.:]*' "$WORK/agora.log" | head -1 | cut -d' ' -f3)"
+agora_start AGORA "$WORK/agora.log" "$DATA" "${AGORA_ARGS[@]}"
+HUB="$AGORA_URL"
 AGORA_PIDS="$(tree_pids "$AGORA_PID")"
 AGORA_IDLE_RSS="$(rss_of "$AGORA_PIDS")"
 
@@ -181,53 +110,17 @@ SINK_PID=""
 
 OBJECT="$DATA/lfs/objects/${OID:0:2}/$OID"
 [ -f "$OBJECT" ] || die "the uploaded object is not at $OBJECT"
-AGORA_URL="$HUB/alice/bench-1/resolve/main/big.bin"
+FILE_URL="$HUB/alice/bench-1/resolve/main/big.bin"
 
 # --- nginx ---------------------------------------------------------------------------------------
-free_port() { node -e 'const s = require("node:net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'; }
 NGINX_PORT="$(free_port)"
 NGINX_COPY_PORT="$(free_port)"
 while [ "$NGINX_COPY_PORT" = "$NGINX_PORT" ]; do NGINX_COPY_PORT="$(free_port)"; done
 NGINX_URL="http://127.0.0.1:$NGINX_PORT/objects/${OID:0:2}/$OID"
 NGINX_COPY_URL="http://127.0.0.1:$NGINX_COPY_PORT/objects/${OID:0:2}/$OID"
-mkdir -p "$WORK/nginx/tmp"
-{
-  if [ "$(id -u)" -eq 0 ]; then echo "user root root;"; fi # its workers must read the data directory
-  cat <<EOF
-worker_processes auto;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  tcp_nopush on;
-  default_type application/octet-stream;
-  client_body_temp_path $WORK/nginx/tmp/body;
-  proxy_temp_path $WORK/nginx/tmp/proxy;
-  fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
-  uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
-  scgi_temp_path $WORK/nginx/tmp/scgi;
-  root $DATA/lfs;
-  server {
-    listen 127.0.0.1:$NGINX_PORT;
-    sendfile on;
-  }
-  server {
-    listen 127.0.0.1:$NGINX_COPY_PORT;
-    sendfile off;
-    output_buffers 2 1m;
-  }
-}
-EOF
-} >"$NGINX_CONF"
 log "starting nginx on 127.0.0.1:$NGINX_PORT (sendfile on) and 127.0.0.1:$NGINX_COPY_PORT (sendfile off)"
-"$NGINX" -p "$WORK/nginx" -c "$NGINX_CONF" -e "$WORK/nginx/error.log"
-NGINX_STARTED=1
-for _ in $(seq 1 50); do
-  if [ -s "$WORK/nginx/nginx.pid" ]; then break; fi
-  sleep 0.1
-done
-NGINX_PIDS="$(tree_pids "$(cat "$WORK/nginx/nginx.pid")")"
+nginx_static_start "$WORK/nginx" "$DATA/lfs" "$NGINX_PORT" "$NGINX_COPY_PORT"
+NGINX_PIDS="$(nginx_pids "$WORK/nginx")"
 
 # --- download benchmark --------------------------------------------------------------------------
 # fetch_one URL: prints bytes/s of one download, after checking status and size.
@@ -266,29 +159,8 @@ measure() {
   echo "$(calc "$rate / 1000000000") $(calc "($after - $before) / $TICKS_PER_S / ($gib * $SIZE_MIB / 1024)")"
 }
 
-# Peak RSS of Agora's processes, sampled every 0.2 s until stop_sampler (at most 10 min).
-start_sampler() {
-  touch "$WORK/sampling"
-  (
-    peak=0
-    for _ in $(seq 1 3000); do
-      [ -e "$WORK/sampling" ] || break
-      rss="$(rss_of "$AGORA_PIDS")"
-      if [ "$rss" -gt "$peak" ]; then peak="$rss"; fi
-      sleep 0.2
-    done
-    echo "$peak" >"$WORK/rss.peak.$1"
-  ) &
-  SAMPLER_PID=$!
-}
-stop_sampler() {
-  rm -f "$WORK/sampling"
-  wait "$SAMPLER_PID" 2>/dev/null || true
-  SAMPLER_PID=""
-}
-
 # Warm-up: one download from each server (page cache, JIT), not counted.
-fetch_one "$AGORA_URL" >/dev/null
+fetch_one "$FILE_URL" >/dev/null
 fetch_one "$NGINX_URL" >/dev/null
 fetch_one "$NGINX_COPY_URL" >/dev/null
 
@@ -303,9 +175,9 @@ for mode in one many; do
   label="1 stream"
   [ "$mode" = one ] || label="$STREAMS streams"
   for round in $(seq 1 "$ROUNDS"); do
-    [ "$mode" = one ] || start_sampler "$round"
-    a="$(measure "$mode" "$AGORA_URL" "$AGORA_PIDS")"
-    [ "$mode" = one ] || stop_sampler
+    [ "$mode" = one ] || peak_rss_start "$WORK/rss.peak.$round" "$AGORA_PIDS"
+    a="$(measure "$mode" "$FILE_URL" "$AGORA_PIDS")"
+    [ "$mode" = one ] || peak_rss_stop "$WORK/rss.peak.$round"
     n="$(measure "$mode" "$NGINX_URL" "$NGINX_PIDS")"
     c="$(measure "$mode" "$NGINX_COPY_URL" "$NGINX_PIDS")"
     record "agora-$mode" "$a"

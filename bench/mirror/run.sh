@@ -57,9 +57,7 @@ require_tools curl node sha256sum awk getconf
 ensure_nginx
 
 # --- work directory and cleanup ------------------------------------------------------------------
-WORK_PARENT="${BENCH_WORK_DIR:-$ROOT/bench/.work}"
-mkdir -p "$WORK_PARENT"
-WORK="$(mktemp -d "$WORK_PARENT/mirror.XXXXXX")"
+make_work_dir mirror
 UPSTREAM_DATA="$WORK/upstream-data"
 UPSTREAM_PID=""
 MIRROR_PID=""
