@@ -3,29 +3,15 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { createRepo, uploadFiles } from "@huggingface/hub";
 import { ConfigError, loadConfig } from "../../src/config/config.ts";
 import { startHub, tempDir } from "../helpers/server.ts";
+import { runAgoraAsync } from "../helpers/serve-process.ts";
 
-const BIN = path.resolve("bin/agora.mjs");
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
-
-/** Runs the CLI without blocking this process, which serves the upstream hub. */
-function agora(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout: stdout.trim(), stderr: stderr.trim() }));
-  });
-}
 
 test("mirror settings come from the file, the environment and flags, in that order; the token only from the environment", (t) => {
   const dir = tempDir(t);
@@ -78,20 +64,20 @@ test("agora mirror prefetch fetches a repository and the matching LFS objects; s
 
   const data = tempDir(t);
   const env = { AGORA_DATA: data, AGORA_UPSTREAM: upstream.url, AGORA_UPSTREAM_TOKEN: token, AGORA_LOG_LEVEL: "silent" };
-  const prefetch = await agora(["mirror", "prefetch", `alice/prefetched@${commit.oid}`, "--include", "*.bin"], env);
+  const prefetch = await runAgoraAsync(["mirror", "prefetch", `alice/prefetched@${commit.oid}`, "--include", "*.bin"], env);
   assert.equal(prefetch.code, 0, prefetch.stderr + prefetch.stdout);
   assert.match(prefetch.stdout, /fetched\s+weights\.bin/);
   assert.doesNotMatch(prefetch.stdout, /other\.safetensors/);
-  const again = await agora(["mirror", "prefetch", "alice/prefetched", "--include", "*.bin"], env);
+  const again = await runAgoraAsync(["mirror", "prefetch", "alice/prefetched", "--include", "*.bin"], env);
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /cached\s+weights\.bin/);
 
-  const status = await agora(["mirror", "status", "--json"], env);
+  const status = await runAgoraAsync(["mirror", "status", "--json"], env);
   assert.equal(status.code, 0, status.stderr);
   const report = JSON.parse(status.stdout) as { upstreams: { url: string; ok: boolean }[]; repos: { id: string; cachedBytes: number; cachedObjects: number }[] };
   assert.deepEqual(report.upstreams.map((u) => [u.url, u.ok]), [[upstream.url, true]]);
   assert.deepEqual(report.repos.map((r) => [r.id, r.cachedObjects, r.cachedBytes]), [["alice/prefetched", 1, weights.length]]);
-  const text = await agora(["mirror", "status"], env);
+  const text = await runAgoraAsync(["mirror", "status"], env);
   assert.match(text.stdout, /upstream .* up/);
   assert.match(text.stdout, /alice\/prefetched/);
 
@@ -107,6 +93,6 @@ test("agora mirror prefetch fetches a repository and the matching LFS objects; s
   const unknown = await fetch(`${mirror.url}/api/models/alice/unknown`);
   assert.equal(unknown.status, 503);
   assert.equal(unknown.headers.get("x-error-code"), "UpstreamUnavailable");
-  const down = await agora(["mirror", "status"], { ...env, AGORA_MIRROR_OFFLINE: "1" });
+  const down = await runAgoraAsync(["mirror", "status"], { ...env, AGORA_MIRROR_OFFLINE: "1" });
   assert.match(down.stdout, /DOWN/);
 });
