@@ -8,7 +8,7 @@
 
 import cluster from "node:cluster";
 import type { Config } from "../config/config.ts";
-import { buildServices } from "../services/index.ts";
+import { buildServices, type Services } from "../services/index.ts";
 import { buildApp } from "../http/app.ts";
 import { formatBytes } from "./mirror.ts";
 
@@ -45,7 +45,7 @@ export async function serve(config: Config): Promise<void> {
  * One eviction pass of the mirror cache at start-up, so a `cacheMax` lowered while the hub was
  * stopped takes effect without waiting for the next download. Never throws.
  */
-async function evictAtStart(services: ReturnType<typeof buildServices>): Promise<void> {
+async function evictAtStart(services: Services): Promise<void> {
   try {
     const report = await services.mirrorCache.evictIfNeeded();
     if (report.evicted.length > 0) {

@@ -98,8 +98,8 @@ function write(res: ServerResponse, chunk: Buffer, closed: Promise<never>): Prom
   return Promise.race([done, closed]);
 }
 
-function readChunk(source: Source, length: number, position: number): Promise<Buffer> {
-  const buffer = Buffer.allocUnsafe(length);
+/** Reads `length` bytes at `position` into `buffer` (a new one by default); answers the bytes read, at least one. */
+function readChunk(source: Source, length: number, position: number, buffer = Buffer.allocUnsafe(length)): Promise<Buffer> {
   return new Promise((resolve, reject) =>
     fs.read(source.fd, buffer, 0, length, position, (error, bytesRead) => {
       if (error) reject(error);
@@ -160,12 +160,9 @@ async function copyRange(source: Source, res: ServerResponse, start: number, end
   for (let i = 0; position <= end; i = (i + 1) % buffers.length) {
     if (written[i]) await Promise.race([written[i], closed]);
     const limit = await readable(source, position, end, closed);
-    const bytesRead = await new Promise<number>((resolve, reject) =>
-      fs.read(source.fd, buffers[i], 0, Math.min(buffers[i].length, limit - position), position, (error, n) => (error ? reject(error) : resolve(n))),
-    );
-    if (bytesRead === 0) throw new Error(`${source.name} ended before byte ${end}`);
-    position += bytesRead;
-    written[i] = write(res, buffers[i].subarray(0, bytesRead), closed);
+    const chunk = await readChunk(source, Math.min(buffers[i].length, limit - position), position, buffers[i]);
+    position += chunk.length;
+    written[i] = write(res, chunk, closed);
   }
   await Promise.race([Promise.all(written), closed]);
 }

@@ -40,7 +40,7 @@ export interface GrowingFile {
 export class ObjectFlight {
   /**
    * Settles once the upstream answered and the writer exists: true when readers are served from
-   * the staging file (`reader()`), false when the store cannot do that. Rejects when the fetch
+   * the staging file (`open()`), false when the store cannot do that. Rejects when the fetch
    * failed before.
    */
   readonly started: Promise<boolean>;
