@@ -1,5 +1,5 @@
-// Zero-copy file → socket transfer with Linux's sendfile(2), called through koffi (a maintained
-// FFI library with prebuilt binaries) because Node has no sendfile for sockets.
+// Zero-copy file → socket transfer with Linux's sendfile(2), called through koffi (lib/libc.ts)
+// because Node has no sendfile for sockets.
 //
 // Why: a download copied through user space costs ~0.6 s of CPU per GiB in Node (read into a
 // buffer, then write it to the socket); sendfile lets the kernel hand page-cache pages to the
@@ -15,7 +15,7 @@
 // Availability: Linux only, and only when koffi loads; `AGORA_SENDFILE=off` turns it off.
 // Anything else answers `undefined` from `loadSendfile()` and callers copy the bytes instead.
 
-import { createRequire } from "node:module";
+import { loadLibc } from "./libc.ts";
 
 export type SendfileResult = { sent: number; blocked: boolean; errno: number };
 
@@ -43,22 +43,15 @@ export function sendfileBytesSent(): number {
 export function loadSendfile(): Sendfile | undefined {
   if (loaded !== undefined) return loaded ?? undefined;
   loaded = null;
-  if (process.platform !== "linux" || /^(0|off|false|no)$/i.test(process.env.AGORA_SENDFILE ?? "")) return undefined;
+  if (/^(0|off|false|no)$/i.test(process.env.AGORA_SENDFILE ?? "")) return undefined;
+  const libc = loadLibc();
+  if (!libc) return undefined;
+  const { koffi } = libc;
   try {
-    const koffi = createRequire(import.meta.url)("koffi") as typeof import("koffi");
-    const libc = koffi.load("libc.so.6");
-    const sendfile = libc.func("long sendfile(int out_fd, int in_fd, _Inout_ int64_t *offset, size_t count)");
-    const dup = libc.func("int dup(int fd)");
-    const close = libc.func("int close(int fd)");
+    const sendfile = libc.lib.func("long sendfile(int out_fd, int in_fd, _Inout_ int64_t *offset, size_t count)");
     loaded = {
-      dup(fd) {
-        const copy = dup(fd) as number;
-        if (copy < 0) throw new Error(`dup(${fd}) failed with errno ${koffi.errno()}`);
-        return copy;
-      },
-      close(fd) {
-        close(fd);
-      },
+      dup: libc.dup,
+      close: libc.close,
       send(socketFd, fileFd, offset, count) {
         return new Promise((resolve, reject) => {
           const position = [offset];

@@ -12,11 +12,10 @@
 // - `finish(size)` resolves once all `size` bytes are hashed; it rejects if the worker failed
 //   (unreadable file, a crash of the worker) or the job was cancelled.
 // - `cancel()` is safe at any time, also after `finish` or twice; the worker returns to the pool.
-// - Workers are pooled (one per core kept idle) and unref'd while idle, so an idle pool never
-//   keeps the process alive; a busy one does, like any pending I/O.
+// - Workers are pooled (lib/worker-pool.ts); at the pool's limit `hashFileBehindWriter` throws and the
+//   caller hashes on its own thread instead.
 
-import os from "node:os";
-import { Worker } from "node:worker_threads";
+import { createWorkerPool, jobAnswer } from "../lib/worker-pool.ts";
 
 export type FileHash = { oid: string; size: number };
 
@@ -31,21 +30,7 @@ export interface FileHashJob {
 
 type Answer = { oid: string; size: number } | { cancelled: true } | { error: string };
 
-const WORKER_URL = new URL("./sha256-file-worker.mjs", import.meta.url);
-const MAX_IDLE = Math.max(1, os.availableParallelism());
-const idle: Worker[] = [];
-
-function takeWorker(): Worker {
-  const worker = idle.pop() ?? new Worker(WORKER_URL);
-  worker.ref();
-  return worker;
-}
-
-function releaseWorker(worker: Worker): void {
-  worker.unref();
-  if (idle.length < MAX_IDLE) idle.push(worker);
-  else void worker.terminate();
-}
+const pool = createWorkerPool(new URL("./sha256-file-worker.mjs", import.meta.url));
 
 /** Starts hashing `path` from its first byte; see FileHashJob for the protocol. */
 export function hashFileBehindWriter(path: string): FileHashJob {
@@ -59,31 +44,8 @@ export function hashFileBehindWriter(path: string): FileHashJob {
     Atomics.notify(wake, 0);
   };
 
-  const worker = takeWorker();
-  const answer = new Promise<Answer>((resolve) => {
-    const onMessage = (message: Answer) => {
-      detach();
-      releaseWorker(worker);
-      resolve(message);
-    };
-    const onError = (error: Error) => {
-      detach();
-      void worker.terminate();
-      resolve({ error: `the hashing thread failed: ${error.message}` });
-    };
-    const onExit = (code: number) => {
-      detach();
-      resolve({ error: `the hashing thread exited with code ${code}` });
-    };
-    const detach = () => {
-      worker.off("message", onMessage);
-      worker.off("error", onError);
-      worker.off("exit", onExit);
-    };
-    worker.on("message", onMessage);
-    worker.on("error", onError);
-    worker.on("exit", onExit);
-  });
+  const worker = pool.take();
+  const answer = jobAnswer<Answer>(pool, worker, "hashing");
   worker.postMessage({ path, shared });
 
   return {
