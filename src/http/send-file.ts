@@ -18,6 +18,7 @@ import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { FastifyReply } from "fastify";
 import { loadSendfile, type Sendfile } from "../lib/sendfile.ts";
 import type { GrowingFile } from "../services/mirror-flight.ts";
+import { plainSocketFd } from "./socket-body.ts";
 
 // Measured on 2 cores: 1 MiB x 2 beat 256 KiB x 2 or 4, 1 MiB x 4 and 4 MiB x 2.
 const CHUNK = 1024 * 1024;
@@ -68,7 +69,7 @@ async function sendSource(reply: FastifyReply, source: Source, start: number, en
   try {
     res.writeHead(reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders);
     const sendfile = end + 1 - start >= SENDFILE_MIN ? loadSendfile() : undefined;
-    const socketFd = sendfile ? plainSocketFd(res) : undefined;
+    const socketFd = sendfile ? plainSocketFd(res.socket) : undefined;
     let position = start;
     if (sendfile && socketFd !== undefined) position = await sendWithSendfile(sendfile, socketFd, source, res, start, end, closed);
     if (position <= end) await copyRange(source, res, position, end, closed);
@@ -82,13 +83,6 @@ async function sendSource(reply: FastifyReply, source: Source, start: number, en
 /** The end (exclusive, at most end + 1) of what may be read from `position` now; rejects if the connection closed. */
 async function readable(source: Source, position: number, end: number, closed: Promise<never>): Promise<number> {
   return Math.min(end + 1, await Promise.race([source.ready(position), closed]));
-}
-
-/** The descriptor of a plain (not TLS) TCP socket, or undefined. */
-function plainSocketFd(res: ServerResponse): number | undefined {
-  const socket = res.socket as (ServerResponse["socket"] & { encrypted?: boolean; _handle?: { fd?: unknown } }) | null;
-  const fd = socket && !socket.encrypted ? socket._handle?.fd : undefined;
-  return typeof fd === "number" && fd >= 0 ? fd : undefined;
 }
 
 /** Writes through Node and resolves once the socket took the bytes (rejects if it closed). */

@@ -12,10 +12,24 @@ import { pipeline } from "node:stream/promises";
 import { Transform, type Readable } from "node:stream";
 import { AgoraError } from "../errors.ts";
 import type { ReposStore } from "../db/repos-store.ts";
-import { BlobMismatchError, SHA256_HEX, type BlobStore } from "../storage/blob-store.ts";
+import { BlobMismatchError, SHA256_HEX, type BlobStore, type ReceiveSource } from "../storage/blob-store.ts";
+import { ConnectionEndedError } from "../storage/socket-receiver.ts";
 import type { Repo } from "./repos.ts";
 
 export type LfsBatchObject = { oid: string; size: number };
+
+/**
+ * An upload's body: the request stream, and where the HTTP layer can offer it, a way to take the
+ * rest of the body straight off the connection's socket (http/socket-body.ts) for stores that
+ * can receive from one (BlobWriter.receiveFrom). `takeSocket` answers `undefined` when it cannot.
+ */
+export type UploadBody = {
+  stream: Readable;
+  takeSocket?: () => Promise<Omit<ReceiveSource, "length"> | undefined>;
+};
+
+/** Bodies from this size on are received from the socket when possible; smaller ones are not worth a thread. */
+const SOCKET_RECEIVE_MIN = 8 * 1024 * 1024;
 export type LfsAction = { href: string; header?: Record<string, string>; expires_in?: number };
 export type LfsBatchResult = {
   oid: string;
@@ -110,28 +124,25 @@ export function createLfsService(deps: { dataDir: string; repos: ReposStore; blo
      * Receives the body of a signed upload URL. The bytes are hashed while they stream to
      * staging; the object is published only if SHA-256 and size match. Returns the repository id.
      */
-    async receiveUpload(oid: string, query: Record<string, unknown>, body: Readable, contentLength: number | undefined): Promise<void> {
+    async receiveUpload(oid: string, query: Record<string, unknown>, body: UploadBody, contentLength: number | undefined): Promise<void> {
       if (!SHA256_HEX.test(oid)) throw new AgoraError("BadRequest", "oid must be 64 lowercase hex characters");
       const { repoId, size } = checkSignature("upload", query, oid);
       if (contentLength !== undefined && contentLength !== size) {
         throw new AgoraError("LfsObjectMismatch", `Content-Length ${contentLength} does not match the announced size ${size}`);
       }
       const writer = await deps.blobs.write();
-      let received = 0;
-      const limiter = new Transform({
-        highWaterMark: 1024 * 1024, // the default 16 KiB stalls the socket while the writer hashes
-        transform(chunk: Buffer, _encoding, callback) {
-          received += chunk.length;
-          if (received > size) callback(new AgoraError("LfsObjectMismatch", `the body is larger than the announced size ${size}`));
-          else callback(null, chunk);
-        },
-      });
       try {
-        await pipeline(body, limiter, writer.stream);
+        const socket = writer.receiveFrom && contentLength !== undefined && size >= SOCKET_RECEIVE_MIN ? await body.takeSocket?.() : undefined;
+        if (socket && writer.receiveFrom) {
+          await writer.receiveFrom({ ...socket, length: size - socket.head.length });
+        } else {
+          await pipeline(body.stream, sizeLimiter(size), writer.stream);
+        }
         await writer.commit(oid, size);
       } catch (error) {
         await writer.abort();
         if (error instanceof BlobMismatchError) throw new AgoraError("LfsObjectMismatch", `Uploaded bytes do not match: ${error.message}`);
+        if (error instanceof ConnectionEndedError) throw new AgoraError("BadRequest", `The upload was cut short: ${error.message}`);
         throw error;
       }
       await deps.repos.linkLfsObject(repoId, oid, size);
@@ -191,4 +202,17 @@ function loadSecret(dataDir: string): Buffer {
       return fs.readFileSync(file); // another process won the race
     }
   }
+}
+
+/** Passes at most `size` bytes; one more fails the stream with LfsObjectMismatch. */
+function sizeLimiter(size: number): Transform {
+  let received = 0;
+  return new Transform({
+    highWaterMark: 1024 * 1024, // the default 16 KiB stalls the socket while the writer hashes
+    transform(chunk: Buffer, _encoding, callback) {
+      received += chunk.length;
+      if (received > size) callback(new AgoraError("LfsObjectMismatch", `the body is larger than the announced size ${size}`));
+      else callback(null, chunk);
+    },
+  });
 }

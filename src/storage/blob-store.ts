@@ -9,6 +9,7 @@
 //   BlobMismatchError and leaves nothing behind. `abort()` discards the staging file. A crash
 //   at any point leaves either no object or the complete, verified one: never a partial object.
 // - Published objects are durable (file and directory fsynced) before `commit` resolves.
+// - Optionally, `receiveFrom()` fills a writer from a socket without copying through JavaScript.
 // - Optionally, `openStaged()` reads bytes a writer has staged so far, before they are verified:
 //   a caller serving them must hold the end back until `commit` succeeded (services/mirror-flight.ts).
 // - An oid that is not 64 lowercase hex characters throws InvalidBlobKeyError.
@@ -35,6 +36,22 @@ export interface BlobWriter {
    * caller then reads the published object, if there is one).
    */
   openStaged?(): Promise<StagedReader>;
+  /**
+   * Optional, for drivers that stage to a local file on a platform with splice(2): stages `head`,
+   * then exactly `length` more bytes read from `fd` — a non-blocking stream socket that nothing
+   * else reads until this settles — moved into the staging file by the kernel on a worker thread
+   * (socket-receiver.ts). Use it instead of `stream` on a fresh writer, never both. Rejects with
+   * ConnectionEndedError if the peer ends the connection early, or with an Error when `signal`
+   * aborts; it settles only once `fd` is no longer used. `commit` then works as after `stream`.
+   */
+  receiveFrom?(source: ReceiveSource): Promise<void>;
+}
+
+export interface ReceiveSource {
+  readonly head: Buffer;
+  readonly fd: number;
+  readonly length: number;
+  readonly signal?: AbortSignal;
 }
 
 /** The staged bytes of a writer (BlobWriter.openStaged): a read-only descriptor of its staging file. */

@@ -12,8 +12,9 @@ import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import { Writable } from "node:stream";
-import { assertBlobKey, BlobMismatchError, BlobNotFoundError, type BlobStore, type BlobWriter, type StagedReader } from "./blob-store.ts";
-import { hashFileBehindWriter, type FileHashJob } from "./file-hasher.ts";
+import { assertBlobKey, BlobMismatchError, BlobNotFoundError, type BlobStore, type BlobWriter, type ReceiveSource, type StagedReader } from "./blob-store.ts";
+import { hashFileBehindWriter, type FileHash, type FileHashJob } from "./file-hasher.ts";
+import { receiveSocketIntoFile, socketReceiveAvailable, socketReceiverHasRoom, type SocketReceiveJob } from "./socket-receiver.ts";
 
 const READ_CHUNK = 1024 * 1024; // 1 MiB chunks: the 64 KiB default streams at a third of the disk's speed
 const FLUSH_EVERY = 64 * 1024 * 1024; // staged bytes are flushed to disk this often while they arrive
@@ -29,6 +30,7 @@ export function createFsBlobStore(root: string): BlobStore {
   fs.mkdirSync(objectsDir, { recursive: true });
   fs.mkdirSync(stagingDir, { recursive: true });
   sweepStaging(stagingDir);
+  const canReceiveFromSockets = socketReceiveAvailable();
 
   const objectPath = (oid: string) => path.join(objectsDir, oid.slice(0, 2), oid);
 
@@ -69,6 +71,8 @@ export function createFsBlobStore(root: string): BlobStore {
       let inlineHash: ReturnType<typeof createHash> | undefined = createHash("sha256");
       let hashJob: FileHashJob | undefined;
       let workerRefused = false;
+      let receiving: Promise<void> | undefined; // receiveFrom's transfer, while it runs
+      let receiveJob: SocketReceiveJob | undefined;
       const hashAlong = (chunk: Buffer) => {
         const inline = inlineHash;
         if (!inline) return;
@@ -136,15 +140,61 @@ export function createFsBlobStore(root: string): BlobStore {
       });
       closed.catch(() => {});
 
+      const receiveFrom = ({ head, fd, length, signal }: ReceiveSource): Promise<void> => {
+        if (written > 0 || receiving || finished || aborted) return Promise.reject(new Error("receiveFrom needs a fresh writer"));
+        // The bytes never pass through this thread: the hashing worker reads them from the file
+        // (if no worker can be had, commit reads the whole file once more).
+        inlineHash = undefined;
+        try {
+          hashJob = hashFileBehindWriter(stagingPath);
+        } catch {
+          hashJob = undefined;
+        }
+        receiving = (async () => {
+          if (head.length > 0) {
+            await handle.write(head, 0, head.length, 0);
+            written = head.length;
+            wrote(head.length);
+          }
+          const job = receiveSocketIntoFile({
+            socketFd: fd,
+            fileFd: handle.fd,
+            offset: head.length,
+            length,
+            onProgress(received) {
+              const delta = head.length + received - written;
+              written += delta;
+              if (delta > 0) wrote(delta);
+            },
+          });
+          receiveJob = job;
+          const cancel = () => job.cancel();
+          signal?.addEventListener("abort", cancel);
+          if (signal?.aborted) cancel();
+          try {
+            await job.done;
+          } finally {
+            signal?.removeEventListener("abort", cancel);
+          }
+          stream.end();
+        })();
+        return receiving;
+      };
+
       const writer: BlobWriter = {
         stream,
         bytesWritten: () => written,
         async commit(expectedOid, expectedSize) {
           assertBlobKey(expectedOid);
           try {
+            await receiving;
             await closed;
             // The worker finishes its hash while the file is synced.
-            const hashed = hashJob ? hashJob.finish(written) : Promise.resolve({ oid: inlineHash!.digest("hex"), size: written });
+            const hashed = hashJob
+              ? hashJob.finish(written)
+              : inlineHash
+                ? Promise.resolve({ oid: inlineHash.digest("hex"), size: written })
+                : hashWholeFile(stagingPath);
             hashed.catch(() => {});
             await flushing;
             if (flushError) throw flushError;
@@ -166,6 +216,9 @@ export function createFsBlobStore(root: string): BlobStore {
           if (aborted) return;
           aborted = true;
           hashJob?.cancel();
+          // The receiving worker writes through this handle: it must be done before the close.
+          receiveJob?.cancel();
+          await receiving?.catch(() => {});
           if (!finished) await handle.close().catch(() => {});
           await fsp.rm(stagingPath, { force: true });
         },
@@ -179,6 +232,7 @@ export function createFsBlobStore(root: string): BlobStore {
             close: () => reader.close(),
           };
         },
+        ...(canReceiveFromSockets && socketReceiverHasRoom() ? { receiveFrom } : {}),
       };
       return writer;
     },
@@ -188,6 +242,17 @@ export function createFsBlobStore(root: string): BlobStore {
       await fsp.rm(objectPath(oid), { force: true });
     },
   };
+}
+
+/** SHA-256 of a whole staged file, read once more (receiveFrom without a hashing worker). */
+async function hashWholeFile(filePath: string): Promise<FileHash> {
+  const hash = createHash("sha256");
+  let size = 0;
+  for await (const chunk of fs.createReadStream(filePath, { highWaterMark: READ_CHUNK }) as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    size += chunk.length;
+  }
+  return { oid: hash.digest("hex"), size };
 }
 
 async function fsyncDir(dir: string): Promise<void> {

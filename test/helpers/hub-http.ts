@@ -100,32 +100,36 @@ export async function createRepo(
 }
 
 /**
- * Uploads objects through `POST /{prefix}{id}.git/info/lfs/objects/batch` (operation upload)
- * and a PUT of the bytes to each returned `actions.upload.href`, with no Authorization header,
- * exactly like the SDKs. Objects the hub already holds come back without actions and are skipped.
+ * Asks `POST /{prefix}{id}.git/info/lfs/objects/batch` (operation upload) where to PUT each
+ * object: oid → `actions.upload.href`. Objects the hub already holds for the repository get none.
+ */
+export async function lfsUploadHrefs(baseUrl: string, token: string, repoId: string, objects: { oid: string; size: number }[], repoType: RepoType = "model"): Promise<Map<string, string>> {
+  const response = await fetch(`${baseUrl}/${fileUrlPrefix(repoType)}${repoId}.git/info/lfs/objects/batch`, {
+    method: "POST",
+    headers: { ...auth(token), "Content-Type": "application/vnd.git-lfs+json", Accept: "application/vnd.git-lfs+json" },
+    body: JSON.stringify({ operation: "upload", transfers: ["basic"], hash_algo: "sha256", ref: { name: "main" }, objects }),
+  });
+  await expectOk(response, "LFS batch");
+  const batch = (await response.json()) as { objects: { oid: string; error?: unknown; actions?: { upload?: { href: string } } }[] };
+  const hrefs = new Map<string, string>();
+  for (const object of batch.objects) {
+    if (object.error) throw new Error(`LFS batch refused ${object.oid}: ${JSON.stringify(object.error)}`);
+    if (object.actions?.upload) hrefs.set(object.oid, object.actions.upload.href);
+  }
+  return hrefs;
+}
+
+/**
+ * Uploads objects through the LFS batch API and a PUT of the bytes to each returned upload href,
+ * with no Authorization header, exactly like the SDKs. Objects the hub already holds are skipped.
  */
 export async function uploadLfsObjects(baseUrl: string, token: string, repoId: string, contents: Buffer[], repoType: RepoType = "model"): Promise<void> {
   if (!contents.length) return;
   const byOid = new Map(contents.map((c) => [sha256(c), c]));
-  const response = await fetch(`${baseUrl}/${fileUrlPrefix(repoType)}${repoId}.git/info/lfs/objects/batch`, {
-    method: "POST",
-    headers: { ...auth(token), "Content-Type": "application/vnd.git-lfs+json", Accept: "application/vnd.git-lfs+json" },
-    body: JSON.stringify({
-      operation: "upload",
-      transfers: ["basic"],
-      hash_algo: "sha256",
-      ref: { name: "main" },
-      objects: [...byOid].map(([oid, c]) => ({ oid, size: c.length })),
-    }),
-  });
-  await expectOk(response, "LFS batch");
-  const batch = (await response.json()) as { objects: { oid: string; error?: unknown; actions?: { upload?: { href: string; header?: Record<string, string> } } }[] };
-  for (const object of batch.objects) {
-    if (object.error) throw new Error(`LFS batch refused ${object.oid}: ${JSON.stringify(object.error)}`);
-    const upload = object.actions?.upload;
-    if (!upload) continue;
-    const put = await fetch(upload.href, { method: "PUT", body: byOid.get(object.oid)! });
-    await expectOk(put, `LFS upload of ${object.oid}`);
+  const hrefs = await lfsUploadHrefs(baseUrl, token, repoId, [...byOid].map(([oid, c]) => ({ oid, size: c.length })), repoType);
+  for (const [oid, href] of hrefs) {
+    const put = await fetch(href, { method: "PUT", body: byOid.get(oid)! });
+    await expectOk(put, `LFS upload of ${oid}`);
   }
 }
 

@@ -7,6 +7,7 @@ import type { Readable } from "node:stream";
 import { AgoraError } from "../../errors.ts";
 import type { Services } from "../../services/index.ts";
 import { parseQuery } from "../route-context.ts";
+import { takeSocketBody, type SocketBody } from "../socket-body.ts";
 
 export async function lfsUploadRoute(request: FastifyRequest, reply: FastifyReply, services: Services) {
   const { oid } = request.params as { oid: string };
@@ -14,6 +15,13 @@ export async function lfsUploadRoute(request: FastifyRequest, reply: FastifyRepl
   if (!body || typeof body.pipe !== "function") throw new AgoraError("BadRequest", "expected the object's bytes as the request body");
   const lengthHeader = request.headers["content-length"];
   const contentLength = lengthHeader === undefined ? undefined : Number(lengthHeader);
-  await services.lfs.receiveUpload(oid, parseQuery(request.raw.url ?? ""), body, contentLength);
+  // Large bodies may be taken off the socket straight into the store (http/socket-body.ts).
+  let taken: SocketBody | undefined;
+  const takeSocket = async () => (taken = await takeSocketBody(request, reply));
+  try {
+    await services.lfs.receiveUpload(oid, parseQuery(request.raw.url ?? ""), { stream: body, takeSocket }, contentLength);
+  } finally {
+    taken?.release();
+  }
   return reply.code(200).send({});
 }

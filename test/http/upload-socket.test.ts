@@ -1,0 +1,129 @@
+// Large LFS uploads with a Content-Length are taken off Node's HTTP parser and moved from the
+// socket into the store by the kernel (http/socket-body.ts, storage/socket-receiver.ts). What a
+// user would notice if that path were wrong: a correct upload refused or stored with bytes missing
+// or out of order (every body is compared by SHA-256 after a download), a connection left hanging
+// after the answer, a client cut off halfway leaving staging files behind or the hub unable to
+// take the same object again, a slow client losing bytes while the receiver waits for them.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { startHub, type TestHub } from "../helpers/server.ts";
+import { commitFiles, createRepo, lfsUploadHrefs, patternBytes, rawRequest, sha256 } from "../helpers/hub-http.ts";
+import { socketReceiveAvailable, splicedBytesReceived } from "../../src/storage/socket-receiver.ts";
+
+const MiB = 1024 * 1024;
+
+type SocketPut = { status: number; headers: string; body: string; closedByServer: boolean };
+
+/**
+ * PUTs over a bare socket: the head with `Content-Length: contentLength`, then `parts` (with
+ * `pauseMs` between them), then `after`: "wait" for the answer, "end" (half-close: the server may
+ * still answer) or "destroy" (vanish; resolves at once).
+ */
+function putOverSocket(href: string, options: { contentLength: number; parts: Buffer[]; pauseMs?: number; after: "wait" | "end" | "destroy" }): Promise<SocketPut> {
+  const url = new URL(href);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(url.port), url.hostname);
+    const chunks: Buffer[] = [];
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    socket.on("error", reject);
+    socket.on("end", () => {
+      const text = Buffer.concat(chunks).toString("latin1");
+      const split = text.indexOf("\r\n\r\n");
+      resolve({ status: Number(text.split(" ")[1]), headers: text.slice(0, split).toLowerCase(), body: text.slice(split + 4), closedByServer: true });
+    });
+    socket.on("connect", async () => {
+      socket.write(`PUT ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/octet-stream\r\nContent-Length: ${options.contentLength}\r\n\r\n`);
+      for (const part of options.parts) {
+        if (!socket.write(part)) await new Promise((r) => socket.once("drain", r));
+        if (options.pauseMs) await sleep(options.pauseMs);
+      }
+      if (options.after === "end") socket.end();
+      if (options.after === "destroy") {
+        socket.destroy();
+        resolve({ status: 0, headers: "", body: "", closedByServer: false });
+      }
+    });
+  });
+}
+
+function pieces(content: Buffer, size: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let offset = 0; offset < content.length; offset += size) out.push(content.subarray(offset, offset + size));
+  return out;
+}
+
+const stagingFiles = (hub: TestHub) => fs.readdirSync(path.join(hub.dataDir, "lfs", "staging"));
+const objectPath = (hub: TestHub, oid: string) => path.join(hub.dataDir, "lfs", "objects", oid.slice(0, 2), oid);
+
+async function waitUntil(what: string, check: () => boolean): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (check()) return;
+    await sleep(50);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+test("large uploads received from the socket: bytes, connection, cut-offs, slow clients", { skip: process.platform !== "linux" }, async (t) => {
+  assert.ok(socketReceiveAvailable(), "splice is available on Linux (koffi installed)");
+  const hub = await startHub(t);
+  const token = await hub.token("alice");
+  const id = await createRepo(hub.url, token, { name: "uploads" });
+  const hrefFor = async (content: Buffer) => (await lfsUploadHrefs(hub.url, token, id, [{ oid: sha256(content), size: content.length }])).get(sha256(content))!;
+
+  await t.test("a 24 MiB upload with a Content-Length arrives whole through splice", async () => {
+    const content = patternBytes(24 * MiB + 5, 21);
+    const before = splicedBytesReceived();
+    const response = await rawRequest(await hrefFor(content), { method: "PUT", headers: { "Content-Type": "application/octet-stream", "Content-Length": String(content.length) }, body: content });
+    assert.equal(response.status, 200, response.body.toString());
+    const spliced = splicedBytesReceived() - before;
+    assert.ok(spliced >= content.length - MiB, `splice carried ${spliced} of ${content.length} bytes`);
+    await commitFiles(hub.url, token, id, [{ path: "spliced.bin", content, lfs: true }]);
+    const download = await rawRequest(`${hub.url}/${id}/resolve/main/spliced.bin`);
+    assert.equal(sha256(download.body), sha256(content));
+  });
+
+  await t.test("the same size sent chunked is read through Node and stored the same", async () => {
+    const content = patternBytes(24 * MiB + 5, 22);
+    const before = splicedBytesReceived();
+    const response = await rawRequest(await hrefFor(content), { method: "PUT", headers: { "Content-Type": "application/octet-stream", "Transfer-Encoding": "chunked" }, body: content });
+    assert.equal(response.status, 200, response.body.toString());
+    assert.equal(splicedBytesReceived() - before, 0, "no Content-Length: not taken off the parser");
+    assert.equal(sha256(fs.readFileSync(objectPath(hub, sha256(content)))), sha256(content));
+  });
+
+  await t.test("a slow client (pauses between 512 KiB pieces) loses no byte while the receiver waits", async () => {
+    const content = patternBytes(10 * MiB + 77, 23);
+    const answer = await putOverSocket(await hrefFor(content), { contentLength: content.length, parts: pieces(content, 512 * 1024), pauseMs: 30, after: "wait" });
+    assert.equal(answer.status, 200, answer.body);
+    // The request asked for keep-alive (HTTP/1.1 default), but the parser still counts the body as
+    // unread: the connection must not carry another request.
+    assert.match(answer.headers, /\r\nconnection: close/);
+    assert.equal(sha256(fs.readFileSync(objectPath(hub, sha256(content)))), sha256(content));
+  });
+
+  await t.test("a body that ends early (the client half-closes) is refused with 400 and leaves nothing", async () => {
+    const content = patternBytes(12 * MiB, 24);
+    const answer = await putOverSocket(await hrefFor(content), { contentLength: content.length, parts: pieces(content.subarray(0, 5 * MiB), MiB), after: "end" });
+    assert.equal(answer.status, 400, answer.body);
+    assert.match(answer.headers, /\r\nx-error-code: badrequest/);
+    assert.match(answer.body, /cut short.*ended after 5242880 bytes; 12582912 were announced/);
+    assert.equal(fs.existsSync(objectPath(hub, sha256(content))), false, "no object published");
+    assert.deepEqual(stagingFiles(hub), [], "staging cleaned");
+  });
+
+  await t.test("a client that vanishes halfway leaves nothing, and the same object can be uploaded again", async () => {
+    const content = patternBytes(12 * MiB + 1, 25);
+    const href = await hrefFor(content);
+    await putOverSocket(href, { contentLength: content.length, parts: pieces(content.subarray(0, 6 * MiB), MiB), after: "destroy" });
+    await waitUntil("the staging file of the cut-off upload to go", () => stagingFiles(hub).length === 0);
+    assert.equal(fs.existsSync(objectPath(hub, sha256(content))), false, "no object published");
+    const again = await putOverSocket(href, { contentLength: content.length, parts: pieces(content, 4 * MiB), after: "wait" });
+    assert.equal(again.status, 200, again.body);
+    assert.equal(sha256(fs.readFileSync(objectPath(hub, sha256(content)))), sha256(content));
+  });
+});
