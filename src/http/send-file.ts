@@ -16,7 +16,7 @@ import fs from "node:fs";
 import fsp from "node:fs/promises";
 import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { FastifyReply } from "fastify";
-import { loadSendfile, type Sendfile } from "../lib/sendfile.ts";
+import { loadSendfile, startSendfileJob, type Sendfile, type SendfileJob } from "../lib/sendfile.ts";
 import type { GrowingFile } from "../services/mirror-flight.ts";
 import { plainSocketFd } from "./socket-body.ts";
 
@@ -120,6 +120,8 @@ async function sendWithSendfile(sendfile: Sendfile, socketFd: number, source: So
   position += first.length;
   const socket = sendfile.dup(socketFd);
   try {
+    const job = startSendfileJob(socket, source.fd, position, end);
+    if (job) position = await sendOnThread(job, source, res, limit, end, closed);
     let failures = 0;
     while (position <= end && failures < MAX_SENDFILE_FAILURES) {
       if (position >= limit) limit = await readable(source, position, end, closed);
@@ -143,6 +145,35 @@ async function sendWithSendfile(sendfile: Sendfile, socketFd: number, source: So
     sendfile.close(socket);
   }
   return position;
+}
+
+/**
+ * Lets a sending thread (lib/sendfile.ts) do the rest of the range, telling it how far a growing
+ * source may be read; answers where it got to. Throws if the connection closed or the source failed.
+ */
+async function sendOnThread(job: SendfileJob, source: Source, res: ServerResponse, limit: number, end: number, closed: Promise<never>): Promise<number> {
+  let failure: unknown;
+  const stop = () => job.cancel();
+  res.once("close", stop);
+  job.advance(limit);
+  void (async () => {
+    while (limit <= end) {
+      limit = await readable(source, limit, end, closed);
+      job.advance(limit);
+    }
+  })().catch((error: unknown) => {
+    failure = error;
+    job.cancel();
+  });
+  try {
+    const result = await job.done;
+    if (failure) throw failure;
+    if (!result) throw new Error("the sending thread failed");
+    if (result.closed || res.destroyed) await closed;
+    return result.position;
+  } finally {
+    res.off("close", stop);
+  }
 }
 
 /** Copies [start, end] through reused buffers, each refilled only after the socket took it. */

@@ -12,10 +12,17 @@
 // socket buffer and answers `{ sent: 0, blocked: true }` when nothing fits; the caller then waits
 // for writability through Node (see http/send-file.ts).
 //
+// `startSendfileJob` does a whole range on one worker thread instead (sendfile-worker.mjs: a
+// sendfile and poll loop, as nginx does): measured on loopback, 0.18–0.23 s of CPU per GiB against
+// 0.34–0.41 s for one call at a time through libuv's thread pool, whose every call costs a trip
+// through the event loop. Its threads are pooled and capped (lib/worker-pool.ts): past the cap it
+// answers `undefined` and the caller goes on call by call.
+//
 // Availability: Linux only, and only when koffi loads; `AGORA_SENDFILE=off` turns it off.
 // Anything else answers `undefined` from `loadSendfile()` and callers copy the bytes instead.
 
 import { loadLibc } from "./libc.ts";
+import { createWorkerPool, jobAnswer } from "./worker-pool.ts";
 
 export type SendfileResult = { sent: number; blocked: boolean; errno: number };
 
@@ -73,4 +80,60 @@ export function loadSendfile(): Sendfile | undefined {
     loaded = null;
   }
   return loaded ?? undefined;
+}
+
+export interface SendfileJob {
+  /**
+   * Resolves with the first position not sent (`end + 1` when all went out; `closed` if the peer
+   * went away), or `undefined` if the thread failed and how far it got is unknown.
+   */
+  readonly done: Promise<{ position: number; closed: boolean } | undefined>;
+  /** Bytes before `limit` may be read (for a file still arriving; the job waits for more). */
+  advance(limit: number): void;
+  /** Stops the job within ~250 ms; `done` then resolves with where it got to. */
+  cancel(): void;
+}
+
+type JobAnswer = { position: number; errno?: number; closed?: boolean; cancelled?: boolean } | { error: string };
+
+const pool = createWorkerPool(new URL("./sendfile-worker.mjs", import.meta.url));
+
+/**
+ * Sends bytes [position, end] of `fileFd` to `socketFd` (a private duplicate, kept open by the
+ * caller until `done` settles) on a worker thread, reading only below the limit given to
+ * `advance`. `undefined` when sendfile is unavailable or every sending thread is busy.
+ */
+export function startSendfileJob(socketFd: number, fileFd: number, position: number, end: number): SendfileJob | undefined {
+  if (!loadSendfile() || !pool.hasRoom()) return undefined;
+  const shared = new SharedArrayBuffer(24);
+  const slots = new BigInt64Array(shared, 0, 2);
+  const wake = new Int32Array(shared, 16, 1);
+  const notify = () => {
+    Atomics.add(wake, 0, 1);
+    Atomics.notify(wake, 0);
+  };
+  let worker;
+  try {
+    worker = pool.take();
+  } catch {
+    return undefined;
+  }
+  const start = position;
+  const done = jobAnswer<JobAnswer>(pool, worker, "sendfile").then((answer) => {
+    if ("error" in answer) return undefined;
+    bytesSent += answer.position - start;
+    return { position: answer.position, closed: answer.closed === true };
+  });
+  worker.postMessage({ socketFd, fileFd, position, end, shared });
+  return {
+    done,
+    advance(limit) {
+      Atomics.store(slots, 0, BigInt(limit));
+      notify();
+    },
+    cancel() {
+      Atomics.store(slots, 1, 1n);
+      notify();
+    },
+  };
 }

@@ -81,13 +81,14 @@ describe("pull-through mirror", () => {
     files.set("fault.bin", randomBytes(4 * 1024 * 1024 + 1));
     files.set("range.bin", randomBytes(20 * 1024 * 1024));
     files.set("cdn.bin", randomBytes(2 * 1024 * 1024));
+    files.set("slow.bin", randomBytes(24 * 1024 * 1024 + 9)); // larger than the socket buffers between mirror and client
     const hub = { hubUrl: upstream.url, accessToken: upstreamToken };
     await createRepo({ ...hub, repo });
     const result = await uploadFiles({ ...hub, repo, files: [...files].map(([path, bytes]) => ({ path, content: new Blob([bytes]) })) });
     firstCommit = result!.commit.oid;
     // every .bin and .safetensors file went through LFS on the upstream
     const info = (await (await fetch(`${upstream.url}/api/models/${repo}?blobs=true`)).json()) as { siblings: { rfilename: string; lfs?: unknown }[] };
-    for (const name of ["model.safetensors", "big.bin", "fault.bin", "range.bin", "cdn.bin"]) assert.ok(info.siblings.find((s) => s.rfilename === name)?.lfs, name);
+    for (const name of ["model.safetensors", "big.bin", "fault.bin", "range.bin", "cdn.bin", "slow.bin"]) assert.ok(info.siblings.find((s) => s.rfilename === name)?.lfs, name);
 
     await createRepo({ ...hub, repo: "alice/gated" });
     await uploadFiles({ ...hub, repo: "alice/gated", files: [{ path: "weights.bin", content: new Blob([Buffer.from("gated weights")]) }] });
@@ -183,6 +184,38 @@ describe("pull-through mirror", () => {
       assert.equal(await mirror.services.blobs.stat(sha256(files.get("fault.bin")!)), undefined, "nothing may be published");
     });
   }
+
+  test("wrong bytes reach no slow reader either: the unverified end is held back, whichever thread sends", async () => {
+    // The upstream's whole body lands in the mirror's staging file while this client is still
+    // reading its first MiBs: the hold on the last bytes (mirror-flight's ready) and the cut when
+    // the check fails must both reach whichever thread sends (sendfile's worker, http/send-file.ts).
+    proxy.state.mode = "wrong-bytes";
+    try {
+      const outcome = await new Promise<{ bytes: number; complete: boolean }>((resolve) => {
+        const request = http.get(`${mirror.url}/${repo}/resolve/main/slow.bin`, (response) => {
+          let bytes = 0;
+          let sincePause = 0;
+          response.on("data", (chunk: Buffer) => {
+            bytes += chunk.length;
+            sincePause += chunk.length;
+            if (sincePause < 256 * 1024) return;
+            sincePause = 0;
+            response.pause();
+            setTimeout(() => response.resume(), 50);
+          });
+          response.on("end", () => resolve({ bytes, complete: response.complete }));
+          response.on("error", () => resolve({ bytes, complete: false }));
+          response.on("aborted", () => resolve({ bytes, complete: false }));
+        });
+        request.on("error", () => resolve({ bytes: 0, complete: false }));
+      });
+      assert.equal(outcome.complete, false, `a complete ${outcome.bytes}-byte body was delivered`);
+      assert.ok(outcome.bytes < files.get("slow.bin")!.length, `${outcome.bytes} bytes delivered`);
+    } finally {
+      proxy.state.mode = "pass";
+    }
+    assert.equal(await mirror.services.blobs.stat(sha256(files.get("slow.bin")!)), undefined, "nothing may be published");
+  });
 
   test("after the faults, the same file downloads correctly", async () => {
     const response = await fetch(`${mirror.url}/${repo}/resolve/main/fault.bin`);
