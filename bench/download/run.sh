@@ -87,6 +87,7 @@ UP_AGORA=()
 UP_BASE=()
 UP_RATIO=()
 UP_CLIENT=()
+UP_OVER_CLIENT=()
 for round in $(seq 1 "$UPLOAD_ROUNDS"); do
   sync
   t_agora="$(node bench/download/upload.mjs "$HUB" "$TOKEN" "alice/bench-$round" "$FILE" big.bin)"
@@ -103,6 +104,7 @@ for round in $(seq 1 "$UPLOAD_ROUNDS"); do
   UP_BASE+=("$t_base")
   UP_RATIO+=("$(calc "$t_agora / $t_base")")
   UP_CLIENT+=("$t_client")
+  UP_OVER_CLIENT+=("$(calc "$t_agora / $t_client")")
   log "upload round $round: Agora $t_agora s, sha256sum + cp + sync $t_base s, client alone $t_client s"
 done
 kill "$SINK_PID" 2>/dev/null || true
@@ -226,6 +228,7 @@ Agora resident memory (all its processes): idle $((AGORA_IDLE_RSS / 1024)) MiB, 
 | sha256sum + cp + sync    | $(printf '%16s' "$(median "${UP_BASE[@]}")") | ${UP_BASE[*]} |
 | Agora / baseline         | $(printf '%16s' "$(median "${UP_RATIO[@]}")") | ${UP_RATIO[*]} |
 | client alone (PUT to a server discarding the bytes) | $(printf '%16s' "$(median "${UP_CLIENT[@]}")") | ${UP_CLIENT[*]} |
+| Agora / client alone     | $(printf '%16s' "$(median "${UP_OVER_CLIENT[@]}")") | ${UP_OVER_CLIENT[*]} |
 
 Goals: Agora/nginx >= 0.9 for 1 and $STREAMS streams; upload Agora/baseline <= 1.3.
 EOF
