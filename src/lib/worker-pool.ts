@@ -3,13 +3,12 @@
 //
 // Workers are reused: up to one per core is kept idle, unref'd, so an idle pool never keeps the
 // process alive; a taken worker is ref'd like any pending I/O. A caller that saw its worker fail
-// must `discard` it instead of releasing it. At most MAX_BUSY_PER_CORE workers per core are out at
-// once (each thread costs a few MiB): past that `take` throws and callers do the work without one.
+// must `discard` it instead of releasing it. At most `busyPerCore` workers per core (default 8) are
+// out at once (each thread costs a few MiB): past that `take` throws and callers do the work
+// without one.
 
 import os from "node:os";
 import { Worker } from "node:worker_threads";
-
-const MAX_BUSY_PER_CORE = 8;
 
 export interface WorkerPool {
   /** Whether `take` would find a worker now (the pool is below its limit). */
@@ -22,9 +21,9 @@ export interface WorkerPool {
   discard(worker: Worker): void;
 }
 
-export function createWorkerPool(script: URL): WorkerPool {
+export function createWorkerPool(script: URL, options: { busyPerCore?: number } = {}): WorkerPool {
   const cores = Math.max(1, os.availableParallelism());
-  const maxBusy = cores * MAX_BUSY_PER_CORE;
+  const maxBusy = cores * (options.busyPerCore ?? 8);
   const idle: Worker[] = [];
   let busy = 0;
   return {
