@@ -1,7 +1,7 @@
 // The worker thread of sendfile.ts's `startSendfileJob`: sends a file range to a socket with
 // sendfile(2) in a loop, waiting for the socket with poll(2) — the way nginx serves a file — so a
 // download costs no trip through the event loop per call. Plain JavaScript (no TypeScript loader in
-// worker threads) and no imports from the project.
+// worker threads); the C library comes from libc-thread.mjs.
 //
 // Protocol, one job at a time: the parent posts { socketFd, fileFd, position, end, shared }.
 // `socketFd` is a non-blocking socket (the parent's private duplicate), bytes [position, end] of
@@ -11,20 +11,10 @@
 // The worker answers once: { position } (the first byte not sent), with { errno, closed } when it
 // stopped on an error (`closed`: the peer went away) or { cancelled: true } when cancelled.
 
-import { createRequire } from "node:module";
 import { parentPort } from "node:worker_threads";
+import { EAGAIN, ECONNRESET, EINTR, EPIPE, koffi, libc, pollOne, POLLOUT } from "./libc-thread.mjs";
 
-const koffi = createRequire(import.meta.url)("koffi");
-const libc = koffi.load("libc.so.6");
-const PollFd = koffi.struct({ fd: "int", events: "short", revents: "short" });
-const poll = libc.func("poll", "int", [koffi.inout(koffi.pointer(PollFd)), "unsigned long", "int"]);
 const sendfile = libc.func("long sendfile(int out_fd, int in_fd, _Inout_ int64_t *offset, size_t count)");
-
-const EINTR = 4;
-const EAGAIN = 11;
-const EPIPE = 32;
-const ECONNRESET = 104;
-const POLLOUT = 0x4;
 const WAIT_MS = 250; // how often a wait (for the socket or for more of the file) looks at the cancel flag
 const MAX_CALL = 1 << 30;
 
@@ -44,7 +34,7 @@ parentPort.on("message", ({ socketFd, fileFd, position, end, shared }) => {
     const sent = sendfile(socketFd, fileFd, offset, Math.min(limit - offset[0], MAX_CALL));
     if (sent > 0) continue;
     const errno = sent < 0 ? koffi.errno() : 0;
-    if (errno === EAGAIN) poll({ fd: socketFd, events: POLLOUT, revents: 0 }, 1, WAIT_MS);
+    if (errno === EAGAIN) pollOne(socketFd, POLLOUT, WAIT_MS);
     else if (errno !== EINTR) return parentPort.postMessage({ position: offset[0], errno, closed: errno === EPIPE || errno === ECONNRESET });
   }
 });

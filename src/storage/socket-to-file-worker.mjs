@@ -1,6 +1,6 @@
 // The worker thread of socket-receiver.ts: moves bytes from a socket into a file inside the kernel
 // with splice(2) (socket → pipe → file), so they never pass through JavaScript. Plain JavaScript
-// (no TypeScript loader in worker threads) and no imports from the project.
+// (no TypeScript loader in worker threads); the C library comes from lib/libc-thread.mjs.
 //
 // Protocol, one job at a time: the parent posts
 //   { socketFd, fileFd, offset, length, shared }
@@ -11,24 +11,14 @@
 // (`closed`: the peer ended the connection early).
 
 import fs from "node:fs";
-import { createRequire } from "node:module";
 import { parentPort } from "node:worker_threads";
+import { EAGAIN, ECONNRESET, EINTR, EINVAL, koffi, libc, pollOne, POLLIN, POLLRDHUP } from "../lib/libc-thread.mjs";
 
-const koffi = createRequire(import.meta.url)("koffi");
-const libc = koffi.load("libc.so.6");
-const PollFd = koffi.struct({ fd: "int", events: "short", revents: "short" });
-const poll = libc.func("poll", "int", [koffi.inout(koffi.pointer(PollFd)), "unsigned long", "int"]);
 const splice = libc.func("long splice(int fd_in, int64_t *off_in, int fd_out, _Inout_ int64_t *off_out, size_t len, unsigned int flags)");
 const pipe2 = libc.func("int pipe2(_Out_ int *fds, int flags)");
 const fcntl = libc.func("int fcntl(int fd, int cmd, int arg)");
 const close = libc.func("int close(int fd)");
 
-const EINTR = 4;
-const EAGAIN = 11;
-const EINVAL = 22;
-const ECONNRESET = 104;
-const POLLIN = 0x1;
-const POLLRDHUP = 0x2000;
 const O_CLOEXEC = 0o2000000;
 const F_SETPIPE_SZ = 1031;
 const F_GETPIPE_SZ = 1032;
@@ -68,7 +58,7 @@ function receive({ socketFd, fileFd, offset, length, shared }, state) {
       if (n === 0) throw new PeerClosed(`the connection ended after ${offset + state.received} bytes`);
       if (n < 0) {
         const errno = koffi.errno();
-        if (errno === EAGAIN) waitReadable(socketFd);
+        if (errno === EAGAIN) pollOne(socketFd, POLLIN | POLLRDHUP, POLL_MS);
         else if (errno === ECONNRESET) throw new PeerClosed(`the connection was reset after ${offset + state.received} bytes`);
         else if (errno !== EINTR) throw new Error(`reading the socket failed with errno ${errno}`);
         continue;
@@ -99,10 +89,4 @@ function receive({ socketFd, fileFd, offset, length, shared }, state) {
     close(pipeRead);
     close(pipeWrite);
   }
-}
-
-/** Blocks until the socket has bytes or news (end, error), at most POLL_MS. */
-function waitReadable(socketFd) {
-  const entry = { fd: socketFd, events: POLLIN | POLLRDHUP, revents: 0 };
-  if (poll(entry, 1, POLL_MS) < 0 && koffi.errno() !== EINTR) throw new Error(`poll failed with errno ${koffi.errno()}`);
 }
