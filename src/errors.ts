@@ -32,6 +32,7 @@ export const errorCodes = {
     message: "The branch was updated since you opened this page. Please refresh and try again.",
     description: "parentCommit is not the head of the branch.",
   },
+  RequestTimeout: { status: 408, message: "Request timeout", description: "An upload body stopped arriving." },
   PayloadTooLarge: { status: 413, message: "Payload too large", description: "A body, line or file exceeds its limit." },
   RangeNotSatisfiable: { status: 416, message: "Requested range not satisfiable", description: "The Range header lies outside the file." },
   UnprocessableEntity: { status: 422, message: "Unprocessable entity", description: "The request is well-formed but cannot be applied." },

@@ -18,6 +18,8 @@ export type Config = Readonly<{
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** Largest regular (non-LFS) file accepted in a commit, bytes. */
   maxRegularFileSize: number;
+  /** An upload body that brings no byte for this long is refused (408) and its connection closed. */
+  uploadIdleTimeoutSeconds: number;
   /** Which licenses the hub serves files of (see license-policy.ts); off by default. */
   licensePolicy: LicensePolicy;
   /** A JSON/YAML file of extra hardware profiles for `agora fit` (models/hardware-profiles.ts); "" = none. */
@@ -46,6 +48,7 @@ const defaults: Config = {
   publicUrl: "",
   logLevel: "info",
   maxRegularFileSize: 10 * 1024 * 1024,
+  uploadIdleTimeoutSeconds: 120,
   licensePolicy: DEFAULT_LICENSE_POLICY,
   hardwareProfiles: "",
   workers: 1,
@@ -62,6 +65,7 @@ const envNames: Record<Exclude<keyof Config, "licensePolicy" | "upstreams" | "mi
   publicUrl: "AGORA_PUBLIC_URL",
   logLevel: "AGORA_LOG_LEVEL",
   maxRegularFileSize: "AGORA_MAX_REGULAR_FILE_SIZE",
+  uploadIdleTimeoutSeconds: "AGORA_UPLOAD_IDLE_TIMEOUT",
   hardwareProfiles: "AGORA_HARDWARE_PROFILES",
   workers: "AGORA_WORKERS",
 };
@@ -74,6 +78,7 @@ const fileKeys: Record<string, keyof Config> = {
   publicUrl: "publicUrl",
   logLevel: "logLevel",
   maxRegularFileSize: "maxRegularFileSize",
+  uploadIdleTimeoutSeconds: "uploadIdleTimeoutSeconds",
   licensePolicy: "licensePolicy",
   hardwareProfiles: "hardwareProfiles",
   workers: "workers",
@@ -157,6 +162,7 @@ function validate(raw: Record<string, { value: unknown; from: string }>, env: No
   const levels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
   if (!levels.includes(logLevel)) problems.push(`logLevel must be one of ${levels.join(", ")} (got ${JSON.stringify(logLevel)} from ${raw.logLevel.from})`);
   const maxRegularFileSize = int("maxRegularFileSize", 0, 2 ** 40);
+  const uploadIdleTimeoutSeconds = int("uploadIdleTimeoutSeconds", 1, 86400);
   const licensePolicy = readLicensePolicy(raw.licensePolicy.from === "default" ? undefined : raw.licensePolicy, env, problems);
   // The file itself is read and validated by `agora fit` when used; here only its path.
   const hardwareProfilesPath = str("hardwareProfiles").trim();
@@ -165,5 +171,5 @@ function validate(raw: Record<string, { value: unknown; from: string }>, env: No
   const upstreams = readUpstreams(raw.upstreams, env, problems);
   const mirror = readMirrorSettings(raw.mirror, env, problems);
   if (problems.length) throw new ConfigError(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
-  return { host, port, dataDir, publicUrl, logLevel, maxRegularFileSize, licensePolicy, hardwareProfiles, workers, upstreams, mirror };
+  return { host, port, dataDir, publicUrl, logLevel, maxRegularFileSize, uploadIdleTimeoutSeconds, licensePolicy, hardwareProfiles, workers, upstreams, mirror };
 }

@@ -42,7 +42,7 @@ export function buildServices(config: Config, options: { clock?: () => Date } = 
     const repo = await reposStore.findById(row.id);
     return repo ? intelligence.listingColumns(repo, head) : {};
   });
-  const lfs = createLfsService({ dataDir: config.dataDir, repos: reposStore, blobs, clock });
+  const lfs = createLfsService({ dataDir: config.dataDir, repos: reposStore, blobs, clock, uploadIdleMs: config.uploadIdleTimeoutSeconds * 1000 });
   const commits = createCommitsService({ dataDir: config.dataDir, reposService: repos, files, lfs, lock, maxRegularFileSize: config.maxRegularFileSize, clock });
 
   const gitPush = createGitPushService({ dataDir: config.dataDir, reposService: repos, repos: reposStore, blobs, maxRegularFileSize: config.maxRegularFileSize });

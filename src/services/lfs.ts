@@ -13,7 +13,7 @@ import { Transform, type Readable } from "node:stream";
 import { AgoraError } from "../errors.ts";
 import type { ReposStore } from "../db/repos-store.ts";
 import { BlobMismatchError, SHA256_HEX, type BlobStore, type ReceiveSource } from "../storage/blob-store.ts";
-import { ConnectionEndedError } from "../storage/socket-receiver.ts";
+import { ConnectionEndedError, ConnectionIdleError } from "../storage/socket-receiver.ts";
 import type { Repo } from "./repos.ts";
 
 export type LfsBatchObject = { oid: string; size: number };
@@ -25,7 +25,7 @@ export type LfsBatchObject = { oid: string; size: number };
  */
 export type UploadBody = {
   stream: Readable;
-  takeSocket?: () => Promise<Omit<ReceiveSource, "length"> | undefined>;
+  takeSocket?: () => Promise<Omit<ReceiveSource, "length" | "idleMs"> | undefined>;
 };
 
 /** Bodies from this size on are received from the socket when possible; smaller ones are not worth a thread. */
@@ -43,7 +43,8 @@ const URL_LIFETIME_SECONDS = 3600;
 /** The largest object accepted: the Hub's limit for a single LFS file is 50 GB; we accept up to 1 TB. */
 export const MAX_LFS_OBJECT_SIZE = 2 ** 40;
 
-export function createLfsService(deps: { dataDir: string; repos: ReposStore; blobs: BlobStore; clock?: () => Date }) {
+export function createLfsService(deps: { dataDir: string; repos: ReposStore; blobs: BlobStore; clock?: () => Date; uploadIdleMs?: number }) {
+  const idleMs = deps.uploadIdleMs ?? 120_000;
   const clock = deps.clock ?? (() => new Date());
   const secret = loadSecret(deps.dataDir);
 
@@ -134,15 +135,21 @@ export function createLfsService(deps: { dataDir: string; repos: ReposStore; blo
       try {
         const socket = writer.receiveFrom && contentLength !== undefined && size >= SOCKET_RECEIVE_MIN ? await body.takeSocket?.() : undefined;
         if (socket && writer.receiveFrom) {
-          await writer.receiveFrom({ ...socket, length: size - socket.head.length });
+          await writer.receiveFrom({ ...socket, length: size - socket.head.length, idleMs });
         } else {
-          await pipeline(body.stream, sizeLimiter(size), writer.stream);
+          const limiter = sizeLimiter(size, idleMs);
+          try {
+            await pipeline(body.stream, limiter, writer.stream);
+          } finally {
+            limiter.stopWatching();
+          }
         }
         await writer.commit(oid, size);
       } catch (error) {
         await writer.abort();
         if (error instanceof BlobMismatchError) throw new AgoraError("LfsObjectMismatch", `Uploaded bytes do not match: ${error.message}`);
         if (error instanceof ConnectionEndedError) throw new AgoraError("BadRequest", `The upload was cut short: ${error.message}`);
+        if (error instanceof ConnectionIdleError) throw new AgoraError("RequestTimeout", `The upload stalled: ${error.message}`);
         throw error;
       }
       await deps.repos.linkLfsObject(repoId, oid, size);
@@ -204,15 +211,24 @@ function loadSecret(dataDir: string): Buffer {
   }
 }
 
-/** Passes at most `size` bytes; one more fails the stream with LfsObjectMismatch. */
-function sizeLimiter(size: number): Transform {
+/**
+ * Passes at most `size` bytes (one more fails the stream with LfsObjectMismatch), and fails it
+ * with RequestTimeout when no byte comes for `idleMs`; `stopWatching` ends the watch.
+ */
+function sizeLimiter(size: number, idleMs: number): Transform & { stopWatching(): void } {
   let received = 0;
-  return new Transform({
+  const limiter = new Transform({
     highWaterMark: 1024 * 1024, // the default 16 KiB stalls the socket while the writer hashes
     transform(chunk: Buffer, _encoding, callback) {
       received += chunk.length;
+      idle.refresh();
       if (received > size) callback(new AgoraError("LfsObjectMismatch", `the body is larger than the announced size ${size}`));
       else callback(null, chunk);
     },
   });
+  const idle = setTimeout(() => {
+    const seconds = Math.round(idleMs / 1000);
+    limiter.destroy(new AgoraError("RequestTimeout", `The upload stalled: no byte arrived for ${seconds} s, after ${received} bytes; ${size} were announced`));
+  }, idleMs);
+  return Object.assign(limiter, { stopWatching: () => clearTimeout(idle) });
 }

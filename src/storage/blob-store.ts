@@ -41,8 +41,9 @@ export interface BlobWriter {
    * then exactly `length` more bytes read from `fd` — a non-blocking stream socket that nothing
    * else reads until this settles — moved into the staging file by the kernel on a worker thread
    * (socket-receiver.ts). Use it instead of `stream` on a fresh writer, never both. Rejects with
-   * ConnectionEndedError if the peer ends the connection early, or with an Error when `signal`
-   * aborts; it settles only once `fd` is no longer used. `commit` then works as after `stream`.
+   * ConnectionEndedError if the peer ends the connection early, ConnectionIdleError if no byte
+   * comes for `idleMs`, or an Error when `signal` aborts; it settles only once `fd` is no longer
+   * used. `commit` then works as after `stream`.
    */
   receiveFrom?(source: ReceiveSource): Promise<void>;
 }
@@ -51,6 +52,8 @@ export interface ReceiveSource {
   readonly head: Buffer;
   readonly fd: number;
   readonly length: number;
+  /** Give up when no byte arrives for this long. */
+  readonly idleMs: number;
   readonly signal?: AbortSignal;
 }
 

@@ -140,7 +140,7 @@ export function createFsBlobStore(root: string): BlobStore {
       });
       closed.catch(() => {});
 
-      const receiveFrom = ({ head, fd, length, signal }: ReceiveSource): Promise<void> => {
+      const receiveFrom = ({ head, fd, length, idleMs, signal }: ReceiveSource): Promise<void> => {
         if (written > 0 || receiving || finished || aborted) return Promise.reject(new Error("receiveFrom needs a fresh writer"));
         // The bytes never pass through this thread: the hashing worker reads them from the file
         // (if no worker can be had, commit reads the whole file once more).
@@ -161,6 +161,7 @@ export function createFsBlobStore(root: string): BlobStore {
             fileFd: handle.fd,
             offset: head.length,
             length,
+            idleMs,
             onProgress(received) {
               const delta = head.length + received - written;
               written += delta;

@@ -11,8 +11,9 @@
 // - The socket must be non-blocking and read by nobody else until `done` settles; the caller owns
 //   both descriptors and closes them only after that (a cancelled job settles within ~250 ms).
 // - `done` resolves once exactly `length` bytes are in the file; it rejects with
-//   ConnectionEndedError if the peer ends or resets the connection first, and with a plain Error
-//   for anything else (cancel, disk errors, a failed worker).
+//   ConnectionEndedError if the peer ends or resets the connection first, with ConnectionIdleError
+//   if no byte arrives for `idleMs`, and with a plain Error for anything else (cancel, disk
+//   errors, a failed worker).
 // - `onProgress(n)`: bytes [offset, offset + n) are in the file (readable); called every few MiB.
 // - Available on Linux when koffi loads, unless `AGORA_SPLICE=off`; callers check
 //   `socketReceiveAvailable()` and `socketReceiverHasRoom()` and otherwise read through Node.
@@ -32,7 +33,14 @@ export class ConnectionEndedError extends Error {
   }
 }
 
-type Message = { progress: number } | { done: number } | { error: string; received?: number; closed?: boolean };
+export class ConnectionIdleError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConnectionIdleError";
+  }
+}
+
+type Message = { progress: number } | { done: number } | { error: string; received?: number; closed?: boolean; idle?: boolean };
 
 const pool = createWorkerPool(new URL("./socket-to-file-worker.mjs", import.meta.url));
 let bytesReceived = 0;
@@ -51,7 +59,7 @@ export function socketReceiverHasRoom(): boolean {
   return pool.hasRoom();
 }
 
-export function receiveSocketIntoFile(options: { socketFd: number; fileFd: number; offset: number; length: number; onProgress(received: number): void }): SocketReceiveJob {
+export function receiveSocketIntoFile(options: { socketFd: number; fileFd: number; offset: number; length: number; idleMs: number; onProgress(received: number): void }): SocketReceiveJob {
   const shared = new SharedArrayBuffer(4);
   const cancelFlag = new Int32Array(shared);
   const worker = pool.take();
@@ -60,8 +68,8 @@ export function receiveSocketIntoFile(options: { socketFd: number; fileFd: numbe
     options.onProgress(message.progress);
     return true;
   });
-  const { socketFd, fileFd, offset, length } = options;
-  worker.postMessage({ socketFd, fileFd, offset, length, shared });
+  const { socketFd, fileFd, offset, length, idleMs } = options;
+  worker.postMessage({ socketFd, fileFd, offset, length, idleMs, shared });
   const done = answer.then((message) => {
     if ("done" in message) {
       bytesReceived += message.done;
@@ -70,6 +78,7 @@ export function receiveSocketIntoFile(options: { socketFd: number; fileFd: numbe
     }
     if ("progress" in message) throw new Error("unreachable: progress is not an answer");
     if ("closed" in message && message.closed) throw new ConnectionEndedError(`${message.error}; ${offset + length} were announced`);
+    if ("idle" in message && message.idle) throw new ConnectionIdleError(`${message.error}; ${offset + length} were announced`);
     throw new Error(`receiving the upload failed: ${message.error}`);
   });
   done.catch(() => {});

@@ -3,12 +3,12 @@
 // (no TypeScript loader in worker threads); the C library comes from lib/libc-thread.mjs.
 //
 // Protocol, one job at a time: the parent posts
-//   { socketFd, fileFd, offset, length, shared }
+//   { socketFd, fileFd, offset, length, idleMs, shared }
 // `socketFd` is a non-blocking stream socket nobody else reads meanwhile (the parent's private
 // duplicate), `fileFd` the file to write at `offset`, `shared` a SharedArrayBuffer whose first
 // Int32 the parent sets to 1 to cancel. The worker answers { progress } every PROGRESS_EVERY
-// bytes (bytes now in the file, readable), then once { done } or { error, received, closed }
-// (`closed`: the peer ended the connection early).
+// bytes (bytes now in the file, readable), then once { done } or { error, received, closed, idle }
+// (`closed`: the peer ended the connection early; `idle`: no byte came for `idleMs`).
 
 import fs from "node:fs";
 import { parentPort } from "node:worker_threads";
@@ -29,6 +29,7 @@ const PROGRESS_EVERY = 4 * 1024 * 1024;
 const POLL_MS = 250; // how often a wait for the peer looks at the cancel flag
 
 class PeerClosed extends Error {}
+class Idle extends Error {}
 
 parentPort.on("message", (job) => {
   const state = { received: 0 };
@@ -37,11 +38,11 @@ parentPort.on("message", (job) => {
     parentPort.postMessage({ done: state.received });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    parentPort.postMessage({ error: message, received: state.received, closed: error instanceof PeerClosed });
+    parentPort.postMessage({ error: message, received: state.received, closed: error instanceof PeerClosed, idle: error instanceof Idle });
   }
 });
 
-function receive({ socketFd, fileFd, offset, length, shared }, state) {
+function receive({ socketFd, fileFd, offset, length, idleMs, shared }, state) {
   const cancelled = new Int32Array(shared, 0, 1);
   const fds = [-1, -1];
   if (pipe2(fds, O_CLOEXEC) < 0) throw new Error(`pipe2 failed with errno ${koffi.errno()}`);
@@ -52,17 +53,22 @@ function receive({ socketFd, fileFd, offset, length, shared }, state) {
     const position = [offset];
     let copyBuffer; // set if this file system refuses splice into files: then read + write
     let reported = 0;
+    let lastByteAt = Date.now();
     while (state.received < length) {
       if (Atomics.load(cancelled, 0) === 1) throw new Error("cancelled");
       const n = splice(socketFd, null, pipeWrite, null, Math.min(chunk, length - state.received), SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (n === 0) throw new PeerClosed(`the connection ended after ${offset + state.received} bytes`);
       if (n < 0) {
         const errno = koffi.errno();
-        if (errno === EAGAIN) pollOne(socketFd, POLLIN | POLLRDHUP, POLL_MS);
+        if (errno === EAGAIN) {
+          if (Date.now() - lastByteAt > idleMs) throw new Idle(`no byte arrived for ${Math.round(idleMs / 1000)} s, after ${offset + state.received} bytes`);
+          pollOne(socketFd, POLLIN | POLLRDHUP, POLL_MS);
+        }
         else if (errno === ECONNRESET) throw new PeerClosed(`the connection was reset after ${offset + state.received} bytes`);
         else if (errno !== EINTR) throw new Error(`reading the socket failed with errno ${errno}`);
         continue;
       }
+      lastByteAt = Date.now();
       // Empty the pipe into the file before the next read, so a failure never leaves bytes behind in it.
       let left = n;
       while (left > 0) {

@@ -20,14 +20,21 @@ const MiB = 1024 * 1024;
 type SocketPut = { status: number; headers: string; body: string; closedByServer: boolean };
 
 /**
- * PUTs over a bare socket: the head with `Content-Length: contentLength`, then `parts` (with
- * `pauseMs` between them), then `after`: "wait" for the answer, "end" (half-close: the server may
- * still answer) or "destroy" (vanish; resolves at once).
+ * PUTs over a bare socket: the head with `Content-Length: contentLength` (or, with `chunked`,
+ * `Transfer-Encoding: chunked` and each part as a chunk), then `parts` (with `pauseMs` between
+ * them), then `after`: "wait" for the answer (resolves once the server closes the connection),
+ * "end" (half-close: the server may still answer) or "destroy" (vanish; resolves at once).
+ * A server that has not closed the connection after 30 s gets status 0 and a closed socket.
  */
-function putOverSocket(href: string, options: { contentLength: number; parts: Buffer[]; pauseMs?: number; after: "wait" | "end" | "destroy" }): Promise<SocketPut> {
+function putOverSocket(href: string, options: { contentLength?: number; chunked?: boolean; parts: Buffer[]; pauseMs?: number; after: "wait" | "end" | "destroy" }): Promise<SocketPut> {
   const url = new URL(href);
   return new Promise((resolve, reject) => {
     const socket = net.connect(Number(url.port), url.hostname);
+    const giveUp = setTimeout(() => {
+      socket.destroy();
+      resolve({ status: 0, headers: "", body: "the server did not close the connection within 30 s", closedByServer: false });
+    }, 30_000);
+    socket.on("close", () => clearTimeout(giveUp));
     const chunks: Buffer[] = [];
     socket.on("data", (chunk: Buffer) => chunks.push(chunk));
     socket.on("error", reject);
@@ -37,9 +44,11 @@ function putOverSocket(href: string, options: { contentLength: number; parts: Bu
       resolve({ status: Number(text.split(" ")[1]), headers: text.slice(0, split).toLowerCase(), body: text.slice(split + 4), closedByServer: true });
     });
     socket.on("connect", async () => {
-      socket.write(`PUT ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/octet-stream\r\nContent-Length: ${options.contentLength}\r\n\r\n`);
+      const framing = options.chunked ? "Transfer-Encoding: chunked" : `Content-Length: ${options.contentLength}`;
+      socket.write(`PUT ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/octet-stream\r\n${framing}\r\n\r\n`);
       for (const part of options.parts) {
-        if (!socket.write(part)) await new Promise((r) => socket.once("drain", r));
+        const bytes = options.chunked ? Buffer.concat([Buffer.from(`${part.length.toString(16)}\r\n`), part, Buffer.from("\r\n")]) : part;
+        if (!socket.write(bytes)) await new Promise((r) => socket.once("drain", r));
         if (options.pauseMs) await sleep(options.pauseMs);
       }
       if (options.after === "end") socket.end();
@@ -126,4 +135,26 @@ test("large uploads received from the socket: bytes, connection, cut-offs, slow 
     assert.equal(again.status, 200, again.body);
     assert.equal(sha256(fs.readFileSync(objectPath(hub, sha256(content)))), sha256(content));
   });
+});
+
+test("an upload body that stops arriving is refused with 408 after the idle timeout, on both paths", { skip: process.platform !== "linux", timeout: 60_000 }, async (t) => {
+  const hub = await startHub(t, { env: { AGORA_UPLOAD_IDLE_TIMEOUT: "1" } });
+  const token = await hub.token("alice");
+  const id = await createRepo(hub.url, token, { name: "stalls" });
+  const content = patternBytes(12 * MiB, 31);
+  const href = (await lfsUploadHrefs(hub.url, token, id, [{ oid: sha256(content), size: content.length }])).get(sha256(content))!;
+  const sent = pieces(content.subarray(0, 9 * MiB), MiB);
+  for (const chunked of [false, true]) {
+    // "wait" resolves only when the server closes the connection: a hung upload fails the test by its timeout.
+    const answer = await putOverSocket(href, { contentLength: content.length, chunked, parts: sent, after: "wait" });
+    const path = chunked ? "chunked, through Node" : "Content-Length, through splice";
+    assert.equal(answer.status, 408, `${path}: ${answer.body}`);
+    assert.match(answer.headers, /\r\nx-error-code: requesttimeout/, path);
+    assert.match(answer.body, /stalled: no byte arrived for 1 s, after 9437184 bytes; 12582912 were announced/, path);
+    assert.equal(fs.existsSync(objectPath(hub, sha256(content))), false, `${path}: no object published`);
+    assert.deepEqual(stagingFiles(hub), [], `${path}: staging cleaned`);
+  }
+  const whole = await putOverSocket(href, { contentLength: content.length, parts: pieces(content, 4 * MiB), after: "wait" });
+  assert.equal(whole.status, 200, whole.body);
+  assert.equal(sha256(fs.readFileSync(objectPath(hub, sha256(content)))), sha256(content));
 });

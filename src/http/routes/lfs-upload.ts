@@ -20,6 +20,11 @@ export async function lfsUploadRoute(request: FastifyRequest, reply: FastifyRepl
   const takeSocket = async () => (taken = await takeSocketBody(request, reply));
   try {
     await services.lfs.receiveUpload(oid, parseQuery(request.raw.url ?? ""), { stream: body, takeSocket }, contentLength);
+  } catch (error) {
+    // The rest of a refused body may still be on its way (or never come): no other request can
+    // follow it on this connection.
+    reply.header("connection", "close");
+    throw error;
   } finally {
     taken?.release();
   }
