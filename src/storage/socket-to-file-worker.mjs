@@ -63,8 +63,7 @@ function receive({ socketFd, fileFd, offset, length, idleMs, shared }, state) {
         if (errno === EAGAIN) {
           if (Date.now() - lastByteAt > idleMs) throw new Idle(`no byte arrived for ${Math.round(idleMs / 1000)} s, after ${offset + state.received} bytes`);
           pollOne(socketFd, POLLIN | POLLRDHUP, POLL_MS);
-        }
-        else if (errno === ECONNRESET) throw new PeerClosed(`the connection was reset after ${offset + state.received} bytes`);
+        } else if (errno === ECONNRESET) throw new PeerClosed(`the connection was reset after ${offset + state.received} bytes`);
         else if (errno !== EINTR) throw new Error(`reading the socket failed with errno ${errno}`);
         continue;
       }
