@@ -22,7 +22,7 @@
 // Anything else answers `undefined` from `loadSendfile()` and callers copy the bytes instead.
 
 import { loadLibc } from "./libc.ts";
-import { createWorkerPool, jobAnswer } from "./worker-pool.ts";
+import { createWorkerPool, jobAnswer, sharedSlots } from "./worker-pool.ts";
 
 export type SendfileResult = { sent: number; blocked: boolean; errno: number };
 
@@ -106,36 +106,24 @@ const pool = createWorkerPool(new URL("./sendfile-worker.mjs", import.meta.url),
  * `advance`. `undefined` when sendfile is unavailable or every sending thread is busy.
  */
 export function startSendfileJob(socketFd: number, fileFd: number, position: number, end: number): SendfileJob | undefined {
-  if (!loadSendfile() || !pool.hasRoom()) return undefined;
-  const shared = new SharedArrayBuffer(24);
-  const slots = new BigInt64Array(shared, 0, 2);
-  const wake = new Int32Array(shared, 16, 1);
-  const notify = () => {
-    Atomics.add(wake, 0, 1);
-    Atomics.notify(wake, 0);
-  };
+  if (!loadSendfile()) return undefined;
   let worker;
   try {
-    worker = pool.take();
+    worker = pool.take(); // throws when every sending thread is busy
   } catch {
     return undefined;
   }
+  const shared = sharedSlots(2); // how far the file may be read, cancelled
   const start = position;
   const done = jobAnswer<JobAnswer>(pool, worker, "sendfile").then((answer) => {
     if ("error" in answer) return undefined;
     bytesSent += answer.position - start;
     return { position: answer.position, closed: answer.closed === true };
   });
-  worker.postMessage({ socketFd, fileFd, position, end, shared });
+  worker.postMessage({ socketFd, fileFd, position, end, shared: shared.buffer });
   return {
     done,
-    advance(limit) {
-      Atomics.store(slots, 0, BigInt(limit));
-      notify();
-    },
-    cancel() {
-      Atomics.store(slots, 1, 1n);
-      notify();
-    },
+    advance: (limit) => shared.set(0, BigInt(limit)),
+    cancel: () => shared.set(1, 1n),
   };
 }

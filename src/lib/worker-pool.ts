@@ -48,6 +48,31 @@ export function createWorkerPool(script: URL, options: { busyPerCore?: number } 
   };
 }
 
+/** A job's shared memory (see `sharedSlots`): the buffer to post, and a store that wakes the worker. */
+export interface SharedSlots {
+  readonly buffer: SharedArrayBuffer;
+  /** Stores `value` in `slot` and wakes the worker if it waits on the counter. */
+  set(slot: number, value: bigint): void;
+}
+
+/**
+ * `count` BigInt64 slots followed by an Int32 wake-up counter (at byte 8 × count): the layout the
+ * pooled workers read with Atomics and wait on (sha256-file-worker.mjs, sendfile-worker.mjs).
+ */
+export function sharedSlots(count: number): SharedSlots {
+  const buffer = new SharedArrayBuffer(8 * count + 8);
+  const slots = new BigInt64Array(buffer, 0, count);
+  const wake = new Int32Array(buffer, 8 * count, 1);
+  return {
+    buffer,
+    set(slot, value) {
+      Atomics.store(slots, slot, value);
+      Atomics.add(wake, 0, 1);
+      Atomics.notify(wake, 0);
+    },
+  };
+}
+
 /**
  * The one answer of a job posted to `worker`: its first message, or `{ error }` if the thread
  * failed or exited first. The worker goes back to `pool` (or is discarded after a failure).

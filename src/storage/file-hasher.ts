@@ -15,7 +15,7 @@
 // - Workers are pooled (lib/worker-pool.ts); at the pool's limit `hashFileBehindWriter` throws and the
 //   caller hashes on its own thread instead.
 
-import { createWorkerPool, jobAnswer } from "../lib/worker-pool.ts";
+import { createWorkerPool, jobAnswer, sharedSlots } from "../lib/worker-pool.ts";
 
 export type FileHash = { oid: string; size: number };
 
@@ -34,36 +34,27 @@ const pool = createWorkerPool(new URL("./sha256-file-worker.mjs", import.meta.ur
 
 /** Starts hashing `path` from its first byte; see FileHashJob for the protocol. */
 export function hashFileBehindWriter(path: string): FileHashJob {
-  // Three BigInt64 slots (written bytes, final size, cancelled) and the Int32 wake-up counter.
-  const shared = new SharedArrayBuffer(32);
-  const slots = new BigInt64Array(shared, 0, 3);
-  const wake = new Int32Array(shared, 24, 1);
-  Atomics.store(slots, 1, -1n);
-  const notify = () => {
-    Atomics.add(wake, 0, 1);
-    Atomics.notify(wake, 0);
-  };
+  // Slots: written bytes, final size (-1 until known), cancelled.
+  const shared = sharedSlots(3);
+  shared.set(1, -1n);
 
   const worker = pool.take();
   const answer = jobAnswer<Answer>(pool, worker, "hashing");
-  worker.postMessage({ path, shared });
+  worker.postMessage({ path, shared: shared.buffer });
 
   return {
     advance(n) {
-      Atomics.store(slots, 0, BigInt(n));
-      notify();
+      shared.set(0, BigInt(n));
     },
     async finish(size) {
-      Atomics.store(slots, 1, BigInt(size));
-      notify();
+      shared.set(1, BigInt(size));
       const result = await answer;
       if ("error" in result) throw new Error(result.error);
       if ("cancelled" in result) throw new Error("the hash was cancelled");
       return result;
     },
     cancel() {
-      Atomics.store(slots, 2, 1n);
-      notify();
+      shared.set(2, 1n);
     },
   };
 }
