@@ -31,7 +31,7 @@
 // already contains the commit, a diverged branch or a tag pointing elsewhere is kept as it is,
 // and the imported commit stays reachable through refs/agora/imported/<commit>.
 
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import fs from "node:fs";
 import fsp from "node:fs/promises";
@@ -43,6 +43,7 @@ import { AgoraError } from "../errors.ts";
 import type { Config } from "../config/config.ts";
 import type { RepoRow } from "../db/database.ts";
 import type { ReposStore, RepoType } from "../db/repos-store.ts";
+import { sha256OfStream } from "../lib/sha256-stream.ts";
 import { SHA256_HEX, type BlobStore } from "../storage/blob-store.ts";
 import { COMMIT_OID, deleteRef, initBareRepo, isValidRefName, listRefs, readSnapshot, removeRepoDir, updateRef, ZERO_OID, type FileEntry } from "../git/bare-repo.ts";
 import { createBundle, fetchBundleRef, isAncestor, peelToCommit, refTarget, verifyBundle } from "../git/bundle.ts";
@@ -271,13 +272,7 @@ export function createMirrorTransferService(deps: {
       if (seen.has(object.oid)) throw invalid(`the archive holds LFS object ${object.oid} twice`);
       seen.add(object.oid);
       if (header.size !== object.size) throw mismatch(object, `its entry has ${header.size} bytes, the manifest says ${object.size}`);
-      const hash = createHash("sha256");
-      let size = 0;
-      for await (const chunk of entry) {
-        hash.update(chunk);
-        size += chunk.length;
-      }
-      const oid = hash.digest("hex");
+      const { oid, size } = await sha256OfStream(entry);
       if (oid !== object.oid || size !== object.size) throw mismatch(object, `its bytes have SHA-256 ${oid} and size ${size}`);
     });
     if (!manifest) throw invalid("the archive is empty");

@@ -13,7 +13,8 @@ import fsp from "node:fs/promises";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { assertBlobKey, BlobMismatchError, BlobNotFoundError, type BlobStore, type BlobWriter, type ReceiveSource, type StagedReader } from "./blob-store.ts";
-import { hashFileBehindWriter, type FileHash, type FileHashJob } from "./file-hasher.ts";
+import { sha256OfStream } from "../lib/sha256-stream.ts";
+import { hashFileBehindWriter, type FileHashJob } from "./file-hasher.ts";
 import { receiveSocketIntoFile, socketReceiveAvailable, socketReceiverHasRoom, type SocketReceiveJob } from "./socket-receiver.ts";
 
 const READ_CHUNK = 1024 * 1024; // 1 MiB chunks: the 64 KiB default streams at a third of the disk's speed
@@ -148,7 +149,7 @@ export function createFsBlobStore(root: string): BlobStore {
         try {
           hashJob = hashFileBehindWriter(stagingPath);
         } catch {
-          hashJob = undefined;
+          // No hashing thread to be had: commit hashes the file.
         }
         receiving = (async () => {
           if (head.length > 0) {
@@ -195,7 +196,7 @@ export function createFsBlobStore(root: string): BlobStore {
               ? hashJob.finish(written)
               : inlineHash
                 ? Promise.resolve({ oid: inlineHash.digest("hex"), size: written })
-                : hashWholeFile(stagingPath);
+                : sha256OfStream(fs.createReadStream(stagingPath, { highWaterMark: READ_CHUNK })); // receiveFrom without a hashing thread
             hashed.catch(() => {});
             await flushing;
             if (flushError) throw flushError;
@@ -243,17 +244,6 @@ export function createFsBlobStore(root: string): BlobStore {
       await fsp.rm(objectPath(oid), { force: true });
     },
   };
-}
-
-/** SHA-256 of a whole staged file, read once more (receiveFrom without a hashing worker). */
-async function hashWholeFile(filePath: string): Promise<FileHash> {
-  const hash = createHash("sha256");
-  let size = 0;
-  for await (const chunk of fs.createReadStream(filePath, { highWaterMark: READ_CHUNK }) as AsyncIterable<Buffer>) {
-    hash.update(chunk);
-    size += chunk.length;
-  }
-  return { oid: hash.digest("hex"), size };
 }
 
 async function fsyncDir(dir: string): Promise<void> {
