@@ -233,6 +233,21 @@ export type SocketResponse = {
   bytesAfterHeaders: Buffer;
 };
 
+/** Splits the bytes a server wrote into status, headers and what follows them; throws without a complete head. */
+export function parseRawResponse(all: Buffer): SocketResponse {
+  const split = all.indexOf("\r\n\r\n");
+  if (split < 0) throw new Error(`no complete response head: ${JSON.stringify(all.toString("latin1").slice(0, 200))}`);
+  const [statusLine, ...lines] = all.subarray(0, split).toString("latin1").split("\r\n");
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(":");
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+  }
+  return { status: Number(statusLine.split(" ")[1]), headers, bytesAfterHeaders: all.subarray(split + 4) };
+}
+
 /**
  * Sends one request over a bare TCP socket (`Connection: close`) and returns everything the
  * server wrote. Unlike node:http, which never reads a body for a HEAD response, this shows
@@ -246,18 +261,11 @@ export function socketRequest(url: string, options: { method?: string; headers?:
     socket.on("data", (chunk: Buffer) => chunks.push(chunk));
     socket.on("error", reject);
     socket.on("end", () => {
-      const all = Buffer.concat(chunks);
-      const split = all.indexOf("\r\n\r\n");
-      if (split < 0) return reject(new Error(`no complete response head: ${JSON.stringify(all.toString("latin1").slice(0, 200))}`));
-      const [statusLine, ...lines] = all.subarray(0, split).toString("latin1").split("\r\n");
-      const headers: Record<string, string> = {};
-      for (const line of lines) {
-        const colon = line.indexOf(":");
-        const name = line.slice(0, colon).trim().toLowerCase();
-        const value = line.slice(colon + 1).trim();
-        headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+      try {
+        resolve(parseRawResponse(Buffer.concat(chunks)));
+      } catch (error) {
+        reject(error);
       }
-      resolve({ status: Number(statusLine.split(" ")[1]), headers, bytesAfterHeaders: all.subarray(split + 4) });
     });
     const extra = Object.entries(options.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join("");
     socket.write(`${options.method ?? "GET"} ${target.pathname}${target.search} HTTP/1.1\r\nHost: ${target.host}\r\nConnection: close\r\n${extra}\r\n`);
