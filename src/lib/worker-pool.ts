@@ -1,5 +1,5 @@
-// A pool of worker threads running one script, for the storage layer's helpers that keep long
-// CPU or blocking work off the event loop (file-hasher.ts, socket-receiver.ts).
+// A pool of worker threads running one script, for the helpers that keep long CPU or blocking work
+// off the event loop (storage/file-hasher.ts, storage/socket-receiver.ts, lib/sendfile.ts).
 //
 // Workers are reused: up to one per core is kept idle, unref'd, so an idle pool never keeps the
 // process alive; a taken worker is ref'd like any pending I/O. A caller that saw its worker fail
