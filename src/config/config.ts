@@ -20,6 +20,8 @@ export type Config = Readonly<{
   maxRegularFileSize: number;
   /** An upload body that brings no byte for this long is refused (408) and its connection closed. */
   uploadIdleTimeoutSeconds: number;
+  /** A response whose client takes no byte for this long is cut (its connection closed), like nginx's send_timeout. */
+  sendIdleTimeoutSeconds: number;
   /** Which licenses the hub serves files of (see license-policy.ts); off by default. */
   licensePolicy: LicensePolicy;
   /** A JSON/YAML file of extra hardware profiles for `agora fit` (models/hardware-profiles.ts); "" = none. */
@@ -49,6 +51,7 @@ const defaults: Config = {
   logLevel: "info",
   maxRegularFileSize: 10 * 1024 * 1024,
   uploadIdleTimeoutSeconds: 120,
+  sendIdleTimeoutSeconds: 120,
   licensePolicy: DEFAULT_LICENSE_POLICY,
   hardwareProfiles: "",
   workers: 1,
@@ -66,6 +69,7 @@ const envNames: Record<Exclude<keyof Config, "licensePolicy" | "upstreams" | "mi
   logLevel: "AGORA_LOG_LEVEL",
   maxRegularFileSize: "AGORA_MAX_REGULAR_FILE_SIZE",
   uploadIdleTimeoutSeconds: "AGORA_UPLOAD_IDLE_TIMEOUT",
+  sendIdleTimeoutSeconds: "AGORA_SEND_IDLE_TIMEOUT",
   hardwareProfiles: "AGORA_HARDWARE_PROFILES",
   workers: "AGORA_WORKERS",
 };
@@ -79,6 +83,7 @@ const fileKeys: Record<string, keyof Config> = {
   logLevel: "logLevel",
   maxRegularFileSize: "maxRegularFileSize",
   uploadIdleTimeoutSeconds: "uploadIdleTimeoutSeconds",
+  sendIdleTimeoutSeconds: "sendIdleTimeoutSeconds",
   licensePolicy: "licensePolicy",
   hardwareProfiles: "hardwareProfiles",
   workers: "workers",
@@ -163,6 +168,7 @@ function validate(raw: Record<string, { value: unknown; from: string }>, env: No
   if (!levels.includes(logLevel)) problems.push(`logLevel must be one of ${levels.join(", ")} (got ${JSON.stringify(logLevel)} from ${raw.logLevel.from})`);
   const maxRegularFileSize = int("maxRegularFileSize", 0, 2 ** 40);
   const uploadIdleTimeoutSeconds = int("uploadIdleTimeoutSeconds", 1, 86400);
+  const sendIdleTimeoutSeconds = int("sendIdleTimeoutSeconds", 1, 86400);
   const licensePolicy = readLicensePolicy(raw.licensePolicy.from === "default" ? undefined : raw.licensePolicy, env, problems);
   // The file itself is read and validated by `agora fit` when used; here only its path.
   const hardwareProfilesPath = str("hardwareProfiles").trim();
@@ -171,5 +177,5 @@ function validate(raw: Record<string, { value: unknown; from: string }>, env: No
   const upstreams = readUpstreams(raw.upstreams, env, problems);
   const mirror = readMirrorSettings(raw.mirror, env, problems);
   if (problems.length) throw new ConfigError(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
-  return { host, port, dataDir, publicUrl, logLevel, maxRegularFileSize, uploadIdleTimeoutSeconds, licensePolicy, hardwareProfiles, workers, upstreams, mirror };
+  return { host, port, dataDir, publicUrl, logLevel, maxRegularFileSize, uploadIdleTimeoutSeconds, sendIdleTimeoutSeconds, licensePolicy, hardwareProfiles, workers, upstreams, mirror };
 }

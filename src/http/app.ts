@@ -8,6 +8,7 @@ import { registerBodyParsers } from "./plugins/body-parsers.ts";
 import { registerErrorHandling } from "./plugins/errors.ts";
 import { registerCors } from "./plugins/cors.ts";
 import { registerRoutes } from "./routes/index.ts";
+import { createSendStallWatch, type SendStallWatch } from "./send-stall.ts";
 
 export async function buildApp(services: Services): Promise<FastifyInstance> {
   const app = Fastify({
@@ -40,6 +41,15 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   app.addHook("onResponse", async (request) => {
     if (closing) request.raw.socket?.end();
   });
+  // A response whose client takes no byte for sendIdleTimeoutSeconds is cut (send-stall.ts).
+  // Responses that take the socket over (send-file.ts) watch themselves.
+  const sendStalls = createSendStallWatch(services.config.sendIdleTimeoutSeconds * 1000);
+  app.decorate("sendStalls", sendStalls);
+  app.addHook("onSend", async (request, reply, payload) => {
+    sendStalls.watch(reply.raw, (seconds) => request.log.warn(`the client took no byte of the response for ${seconds} s; connection closed`));
+    return payload;
+  });
+  app.addHook("onClose", async () => sendStalls.close());
   registerCors(app);
   registerErrorHandling(app);
   registerBodyParsers(app);
@@ -52,5 +62,6 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
 declare module "fastify" {
   interface FastifyInstance {
     services: Services;
+    sendStalls: SendStallWatch;
   }
 }

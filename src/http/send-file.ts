@@ -7,6 +7,9 @@
 // that write completes when the socket is writable again, which is exactly the wait needed
 // (Node exposes no other way to wait for writability), and it keeps the bytes in order.
 //
+// A client that takes no byte for sendIdleTimeoutSeconds is cut: the sending thread watches
+// that itself, the Node writes are watched by send-stall.ts.
+//
 // Otherwise (small bodies, TLS, no sendfile) the bytes are copied through two reused 1 MiB
 // buffers. fs.createReadStream allocates a new Buffer for every chunk; those are external memory
 // to V8, which answers their turnover with full garbage collections that cost more CPU than the
@@ -66,12 +69,14 @@ async function sendSource(reply: FastifyReply, source: Source, start: number, en
   const res = reply.raw;
   const closed = new Promise<never>((_resolve, reject) => res.once("close", () => reject(new Error("the connection closed"))));
   closed.catch(() => {});
+  const stalls = reply.server.sendStalls;
   try {
     res.writeHead(reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders);
+    stalls.watch(res, (seconds) => reply.log.warn(`the client took no byte of ${source.name} for ${seconds} s; connection closed`));
     const sendfile = end + 1 - start >= SENDFILE_MIN ? loadSendfile() : undefined;
     const socketFd = sendfile ? plainSocketFd(res.socket) : undefined;
     let position = start;
-    if (sendfile && socketFd !== undefined) position = await sendWithSendfile(sendfile, socketFd, source, res, start, end, closed);
+    if (sendfile && socketFd !== undefined) position = await sendWithSendfile(sendfile, socketFd, source, res, start, end, closed, stalls.idleMs);
     if (position <= end) await copyRange(source, res, position, end, closed);
     res.end();
   } catch (error) {
@@ -85,9 +90,15 @@ async function readable(source: Source, position: number, end: number, closed: P
   return Math.min(end + 1, await Promise.race([source.ready(position), closed]));
 }
 
-/** Writes through Node and resolves once the socket took the bytes (rejects if it closed). */
+/**
+ * Writes through Node and resolves once the socket took the bytes; rejects if it closed. A write
+ * still pending when the connection is destroyed on our side (send-stall.ts) reports success
+ * without its bytes having gone out, hence the `destroyed` check: the sendfile loop must not go
+ * on writing the following bytes into its duplicate of the socket, which keeps the connection
+ * open — the client would get a file with a hole in it.
+ */
 function write(res: ServerResponse, chunk: Buffer, closed: Promise<never>): Promise<void> {
-  const done = new Promise<void>((resolve, reject) => res.write(chunk, (error) => (error ? reject(error) : resolve())));
+  const done = new Promise<void>((resolve, reject) => res.write(chunk, (error) => (error || res.destroyed ? reject(error ?? new Error("the connection closed")) : resolve())));
   done.catch(() => {});
   return Promise.race([done, closed]);
 }
@@ -111,7 +122,7 @@ function readChunkSync(source: Source, length: number, position: number): Buffer
 }
 
 /** Sends what it can of [start, end] with sendfile; answers the position it got to. */
-async function sendWithSendfile(sendfile: Sendfile, socketFd: number, source: Source, res: ServerResponse, start: number, end: number, closed: Promise<never>): Promise<number> {
+async function sendWithSendfile(sendfile: Sendfile, socketFd: number, source: Source, res: ServerResponse, start: number, end: number, closed: Promise<never>, idleMs: number): Promise<number> {
   // The headers and the first bytes go through Node, so they are in the socket before sendfile writes.
   let position = start;
   let limit = await readable(source, position, end, closed);
@@ -120,11 +131,12 @@ async function sendWithSendfile(sendfile: Sendfile, socketFd: number, source: So
   position += first.length;
   const socket = sendfile.dup(socketFd);
   try {
-    const job = startSendfileJob(socket, source.fd, position, end);
-    if (job) position = await sendOnThread(job, source, res, limit, end, closed);
+    const job = startSendfileJob(socket, source.fd, position, end, idleMs);
+    if (job) position = await sendOnThread(job, source, res, limit, end, closed, idleMs);
     let failures = 0;
     while (position <= end && failures < MAX_SENDFILE_FAILURES) {
       if (position >= limit) limit = await readable(source, position, end, closed);
+      if (res.destroyed) await closed;
       // Not raced with `closed`: the descriptors must stay open until the call has returned.
       const result = await sendfile.send(socket, source.fd, position, Math.min(limit - position, MAX_SENDFILE_CALL));
       if (res.destroyed) await closed;
@@ -151,7 +163,7 @@ async function sendWithSendfile(sendfile: Sendfile, socketFd: number, source: So
  * Lets a sending thread (lib/sendfile.ts) do the rest of the range, telling it how far a growing
  * source may be read; answers where it got to. Throws if the connection closed or the source failed.
  */
-async function sendOnThread(job: SendfileJob, source: Source, res: ServerResponse, limit: number, end: number, closed: Promise<never>): Promise<number> {
+async function sendOnThread(job: SendfileJob, source: Source, res: ServerResponse, limit: number, end: number, closed: Promise<never>, idleMs: number): Promise<number> {
   let failure: unknown;
   const stop = () => job.cancel();
   res.once("close", stop);
@@ -170,6 +182,7 @@ async function sendOnThread(job: SendfileJob, source: Source, res: ServerRespons
     if (failure) throw failure;
     if (!result) throw new Error("the sending thread failed");
     if (result.closed || res.destroyed) await closed;
+    if (result.stalled) throw new Error(`the client took no byte for ${idleMs / 1000} s; connection closed`);
     return result.position;
   } finally {
     res.off("close", stop);

@@ -124,6 +124,9 @@ test("invalid configuration stops the boot with a message naming the value and i
   const badTimeout = agora(["serve", "--data", data], { AGORA_UPLOAD_IDLE_TIMEOUT: "0" });
   assert.equal(badTimeout.code, 1);
   assert.match(badTimeout.stderr, /uploadIdleTimeoutSeconds must be an integer between 1 and 86400 \(got "0" from \$AGORA_UPLOAD_IDLE_TIMEOUT\)/);
+  const badSendTimeout = agora(["serve", "--data", data], { AGORA_SEND_IDLE_TIMEOUT: "2h" });
+  assert.equal(badSendTimeout.code, 1);
+  assert.match(badSendTimeout.stderr, /sendIdleTimeoutSeconds must be an integer between 1 and 86400 \(got "2h" from \$AGORA_SEND_IDLE_TIMEOUT\)/);
   const file = path.join(data, "agora.yaml");
   fs.writeFileSync(file, "port: 8080\nprot: 1\n");
   const badFile = agora(["serve", "--config", file]);
