@@ -1,5 +1,5 @@
 // Takes the rest of a request's body off Node's HTTP parser, so the storage layer can move it from
-// the socket into a file inside the kernel (BlobWriter.receiveFrom, storage/socket-receiver.ts).
+// the socket into a file inside the kernel (BlobWriter.reserveReceiver, storage/socket-receiver.ts).
 //
 // How: pausing the socket makes Node's HTTP server stop reading it (its 'pause' listener calls
 // readStop on the handle it feeds to the parser); after the parser has finished the read it was

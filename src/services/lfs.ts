@@ -21,7 +21,7 @@ export type LfsBatchObject = { oid: string; size: number };
 /**
  * An upload's body: the request stream, and where the HTTP layer can offer it, a way to take the
  * rest of the body straight off the connection's socket (http/socket-body.ts) for stores that
- * can receive from one (BlobWriter.receiveFrom). `takeSocket` answers `undefined` when it cannot.
+ * can receive from one (BlobWriter.reserveReceiver). `takeSocket` answers `undefined` when it cannot.
  */
 export type UploadBody = {
   stream: Readable;
@@ -133,9 +133,11 @@ export function createLfsService(deps: { dataDir: string; repos: ReposStore; blo
       }
       const writer = await deps.blobs.write();
       try {
-        const socket = writer.receiveFrom && contentLength !== undefined && size >= SOCKET_RECEIVE_MIN ? await body.takeSocket?.() : undefined;
-        if (socket && writer.receiveFrom) {
-          await writer.receiveFrom({ ...socket, length: size - socket.head.length, idleMs });
+        // The receiving thread is reserved before the body is taken off the parser, which cannot be undone.
+        const receive = contentLength !== undefined && size >= SOCKET_RECEIVE_MIN && body.takeSocket ? writer.reserveReceiver?.() : undefined;
+        const socket = receive ? await body.takeSocket?.() : undefined;
+        if (receive && socket) {
+          await receive({ ...socket, length: size - socket.head.length, idleMs });
         } else {
           const limiter = sizeLimiter(size, idleMs);
           try {

@@ -9,7 +9,8 @@
 //   BlobMismatchError and leaves nothing behind. `abort()` discards the staging file. A crash
 //   at any point leaves either no object or the complete, verified one: never a partial object.
 // - Published objects are durable (file and directory fsynced) before `commit` resolves.
-// - Optionally, `receiveFrom()` fills a writer from a socket without copying through JavaScript.
+// - Optionally, `reserveReceiver()` lets a writer be filled from a socket without copying through
+//   JavaScript.
 // - Optionally, `openStaged()` reads bytes a writer has staged so far, before they are verified:
 //   a caller serving them must hold the end back until `commit` succeeded (services/mirror-flight.ts).
 // - An oid that is not 64 lowercase hex characters throws InvalidBlobKeyError.
@@ -37,15 +38,20 @@ export interface BlobWriter {
    */
   openStaged?(): Promise<StagedReader>;
   /**
-   * Optional, for drivers that stage to a local file on a platform with splice(2): stages `head`,
-   * then exactly `length` more bytes read from `fd` — a non-blocking stream socket that nothing
-   * else reads until this settles — moved into the staging file by the kernel on a worker thread
-   * (socket-receiver.ts). Use it instead of `stream` on a fresh writer, never both. Rejects with
+   * Optional, for drivers that stage to a local file on a platform with splice(2): sets aside what
+   * receiving from a socket takes (a worker thread, socket-receiver.ts) and answers the function
+   * that does it — or `undefined` when that cannot be had now, or the writer is not fresh or
+   * already reserved; then use `stream`. Ask before taking a socket over: a body taken off the
+   * HTTP parser has no way back to `stream`. `commit` and `abort` give an unused reservation back.
+   *
+   * The function stages `head`, then exactly `length` more bytes read from `fd` — a non-blocking
+   * stream socket that nothing else reads until it settles — moved into the staging file by the
+   * kernel. Use it instead of `stream`, never both, at most once. Rejects with
    * ConnectionEndedError if the peer ends the connection early, ConnectionIdleError if no byte
    * comes for `idleMs`, or an Error when `signal` aborts; it settles only once `fd` is no longer
    * used. `commit` then works as after `stream`.
    */
-  receiveFrom?(source: ReceiveSource): Promise<void>;
+  reserveReceiver?(): ((source: ReceiveSource) => Promise<void>) | undefined;
 }
 
 export interface ReceiveSource {

@@ -15,7 +15,7 @@ import { Writable } from "node:stream";
 import { assertBlobKey, BlobMismatchError, BlobNotFoundError, type BlobStore, type BlobWriter, type ReceiveSource, type StagedReader } from "./blob-store.ts";
 import { sha256OfStream } from "../lib/sha256-stream.ts";
 import { hashFileBehindWriter, type FileHashJob } from "./file-hasher.ts";
-import { receiveSocketIntoFile, socketReceiveAvailable, socketReceiverHasRoom, type SocketReceiveJob } from "./socket-receiver.ts";
+import { reserveSocketReceiver, socketReceiveAvailable, type SocketReceiveJob, type SocketReceiver } from "./socket-receiver.ts";
 
 const READ_CHUNK = 1024 * 1024; // 1 MiB chunks: the 64 KiB default streams at a third of the disk's speed
 const FLUSH_EVERY = 64 * 1024 * 1024; // staged bytes are flushed to disk this often while they arrive
@@ -72,7 +72,8 @@ export function createFsBlobStore(root: string): BlobStore {
       let inlineHash: ReturnType<typeof createHash> | undefined = createHash("sha256");
       let hashJob: FileHashJob | undefined;
       let workerRefused = false;
-      let receiving: Promise<void> | undefined; // receiveFrom's transfer, while it runs
+      let receiver: SocketReceiver | undefined; // the thread reserveReceiver set aside
+      let receiving: Promise<void> | undefined; // its transfer, while it runs
       let receiveJob: SocketReceiveJob | undefined;
       const hashAlong = (chunk: Buffer) => {
         const inline = inlineHash;
@@ -141,8 +142,8 @@ export function createFsBlobStore(root: string): BlobStore {
       });
       closed.catch(() => {});
 
-      const receiveFrom = ({ head, fd, length, idleMs, signal }: ReceiveSource): Promise<void> => {
-        if (written > 0 || receiving || finished || aborted) return Promise.reject(new Error("receiveFrom needs a fresh writer"));
+      const receiveFrom = (reserved: SocketReceiver, { head, fd, length, idleMs, signal }: ReceiveSource): Promise<void> => {
+        if (written > 0 || receiving || finished || aborted) return Promise.reject(new Error("receiving from a socket needs a fresh writer"));
         // The bytes never pass through this thread: the hashing worker reads them from the file
         // (if no worker can be had, commit reads the whole file once more).
         inlineHash = undefined;
@@ -157,7 +158,7 @@ export function createFsBlobStore(root: string): BlobStore {
             written = head.length;
             wrote(head.length);
           }
-          const job = receiveSocketIntoFile({
+          const job = reserved.receive({
             socketFd: fd,
             fileFd: handle.fd,
             offset: head.length,
@@ -188,6 +189,7 @@ export function createFsBlobStore(root: string): BlobStore {
         bytesWritten: () => written,
         async commit(expectedOid, expectedSize) {
           assertBlobKey(expectedOid);
+          receiver?.release(); // reserved but not used: the bytes came through `stream`
           try {
             await receiving;
             await closed;
@@ -217,6 +219,7 @@ export function createFsBlobStore(root: string): BlobStore {
         async abort() {
           if (aborted) return;
           aborted = true;
+          receiver?.release();
           hashJob?.cancel();
           // The receiving worker writes through this handle: it must be done before the close.
           receiveJob?.cancel();
@@ -234,7 +237,17 @@ export function createFsBlobStore(root: string): BlobStore {
             close: () => reader.close(),
           };
         },
-        ...(canReceiveFromSockets && socketReceiverHasRoom() ? { receiveFrom } : {}),
+        ...(canReceiveFromSockets
+          ? {
+              reserveReceiver() {
+                if (written > 0 || receiver || finished || aborted) return undefined;
+                const reserved = reserveSocketReceiver();
+                if (!reserved) return undefined;
+                receiver = reserved;
+                return (source: ReceiveSource) => receiveFrom(reserved, source);
+              },
+            }
+          : {}),
       };
       return writer;
     },

@@ -15,9 +15,12 @@
 //   if no byte arrives for `idleMs`, and with a plain Error for anything else (cancel, disk
 //   errors, a failed worker).
 // - `onProgress(n)`: bytes [offset, offset + n) are in the file (readable); called every few MiB.
-// - Available on Linux when koffi loads, unless `AGORA_SPLICE=off`; callers check
-//   `socketReceiveAvailable()` and `socketReceiverHasRoom()` and otherwise read through Node.
+// - Available on Linux when koffi loads, unless `AGORA_SPLICE=off`. A caller reserves a
+//   receiving thread (`reserveSocketReceiver`) before it takes a socket over, and reads through
+//   Node when none can be had: once the body is off Node's parser there is no way back, so the
+//   thread must be certain first. An unused reservation must be released.
 
+import type { Worker } from "node:worker_threads";
 import { loadLibc } from "../lib/libc.ts";
 import { createWorkerPool, jobAnswer } from "../lib/worker-pool.ts";
 
@@ -54,15 +57,46 @@ export function socketReceiveAvailable(): boolean {
   return !/^(0|off|false|no)$/i.test(process.env.AGORA_SPLICE ?? "") && loadLibc() !== undefined;
 }
 
-/** Whether a receiving thread can be had now (lib/worker-pool.ts caps them); if not, read through Node. */
-export function socketReceiverHasRoom(): boolean {
-  return pool.hasRoom();
+export type ReceiveOptions = { socketFd: number; fileFd: number; offset: number; length: number; idleMs: number; onProgress(received: number): void };
+
+/** A receiving thread set aside for one transfer. */
+export interface SocketReceiver {
+  /** Starts the transfer on the reserved thread; at most once. */
+  receive(options: ReceiveOptions): SocketReceiveJob;
+  /** Gives the thread back if `receive` was never called; a no-op otherwise. */
+  release(): void;
 }
 
-export function receiveSocketIntoFile(options: { socketFd: number; fileFd: number; offset: number; length: number; idleMs: number; onProgress(received: number): void }): SocketReceiveJob {
+/**
+ * Sets a receiving thread aside, or answers `undefined` when splice is unavailable or all of them
+ * are busy (lib/worker-pool.ts caps them) — then read through Node.
+ */
+export function reserveSocketReceiver(): SocketReceiver | undefined {
+  if (!socketReceiveAvailable()) return undefined;
+  let worker: Worker;
+  try {
+    worker = pool.take();
+  } catch {
+    return undefined;
+  }
+  let settled = false;
+  return {
+    receive(options) {
+      if (settled) throw new Error("this receiving thread was already used or released");
+      settled = true;
+      return receiveOnThread(worker, options);
+    },
+    release() {
+      if (settled) return;
+      settled = true;
+      pool.release(worker);
+    },
+  };
+}
+
+function receiveOnThread(worker: Worker, options: ReceiveOptions): SocketReceiveJob {
   const shared = new SharedArrayBuffer(4);
   const cancelFlag = new Int32Array(shared);
-  const worker = pool.take();
   const answer = jobAnswer<Message>(pool, worker, "receiving", (message) => {
     if (!("progress" in message)) return false;
     options.onProgress(message.progress);

@@ -14,6 +14,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { startHub, type TestHub } from "../helpers/server.ts";
 import { commitFiles, createRepo, lfsUploadHrefs, parseRawResponse, patternBytes, rawRequest, sha256, type SocketResponse } from "../helpers/hub-http.ts";
 import { socketReceiveAvailable, splicedBytesReceived } from "../../src/storage/socket-receiver.ts";
+import type { BlobWriter } from "../../src/storage/blob-store.ts";
 
 const MiB = 1024 * 1024;
 
@@ -158,4 +159,50 @@ test("an upload body that stops arriving is refused with 408 after the idle time
   const whole = await putOverSocket(href, { contentLength: content.length, parts: pieces(content, 4 * MiB), after: "wait" });
   assert.equal(whole.status, 200, whole.body);
   assert.equal(sha256(fs.readFileSync(objectPath(hub, sha256(content)))), sha256(content));
+});
+
+test("receiving threads are reserved before a body is taken: at the cap, large uploads go through Node and still succeed", { skip: process.platform !== "linux" }, async (t) => {
+  const hub = await startHub(t);
+  const token = await hub.token("alice");
+  const id = await createRepo(hub.url, token, { name: "cap" });
+  const upload = async (content: Buffer) => {
+    const href = (await lfsUploadHrefs(hub.url, token, id, [{ oid: sha256(content), size: content.length }])).get(sha256(content))!;
+    const before = splicedBytesReceived();
+    const response = await rawRequest(href, { method: "PUT", headers: { "Content-Type": "application/octet-stream", "Content-Length": String(content.length) }, body: content });
+    assert.equal(response.status, 200, response.body.toString());
+    assert.equal(sha256(fs.readFileSync(objectPath(hub, sha256(content)))), sha256(content));
+    return splicedBytesReceived() - before;
+  };
+
+  // Take every receiving thread there is, the way an upload does, through the hub's own store.
+  const holders: BlobWriter[] = [];
+  t.after(async () => {
+    for (const writer of holders) await writer.abort(); // a failed assertion must not leave threads reserved
+  });
+  for (;;) {
+    const writer = await hub.services.blobs.write();
+    holders.push(writer);
+    if (!writer.reserveReceiver?.()) break;
+    assert.equal(writer.reserveReceiver?.(), undefined, "a writer reserves at most one thread");
+  }
+  const reserved = holders.length - 1;
+  assert.ok(reserved >= 8, `the pool held ${reserved} receiving threads`);
+
+  await holders.pop()!.abort(); // the writer that got no thread
+  assert.equal(await upload(patternBytes(12 * MiB, 41)), 0, "with no thread to be had, the body is read through Node");
+
+  // An unused reservation goes back on commit (the bytes came through `stream`)…
+  const committed = holders.pop()!;
+  const small = Buffer.from("through the stream");
+  committed.stream.end(small);
+  await committed.commit(sha256(small), small.length);
+  assert.ok((await upload(patternBytes(12 * MiB, 42))) > 0, "the thread released by commit receives the next upload through splice");
+
+  // …and on abort.
+  const retaken = await hub.services.blobs.write();
+  assert.ok(retaken.reserveReceiver?.(), "the released thread can be reserved again");
+  holders.push(retaken);
+  assert.equal(await upload(patternBytes(12 * MiB, 43)), 0, "at the cap again: through Node");
+  await holders.pop()!.abort();
+  assert.ok((await upload(patternBytes(12 * MiB, 44))) > 0, "the thread released by abort receives the next upload through splice");
 });
