@@ -26,8 +26,15 @@ function pktLine(text: string): string {
   return (text.length + 4).toString(16).padStart(4, "0") + text;
 }
 
+/**
+ * Refs under refs/agora/ are Agora's own (the commit an air-gapped import keeps reachable,
+ * services/mirror-transfer.ts): never advertised to git clients, and not pushable.
+ */
+const HIDDEN_REFS = ["-c", "transfer.hideRefs=refs/agora"];
+
 function spawnService(dir: string, service: GitService, extraArgs: string[], env: Record<string, string>): ChildProcessWithoutNullStreams {
-  const args = service === "receive-pack" ? ["-c", `core.hooksPath=${HOOKS_DIR}`, service, "--stateless-rpc", ...extraArgs, dir] : [service, "--stateless-rpc", ...extraArgs, dir];
+  const hooks = service === "receive-pack" ? ["-c", `core.hooksPath=${HOOKS_DIR}`] : [];
+  const args = [...HIDDEN_REFS, ...hooks, service, "--stateless-rpc", ...extraArgs, dir];
   return spawn("git", args, { env: gitEnv(dir, env), stdio: ["pipe", "pipe", "pipe"] });
 }
 

@@ -16,6 +16,7 @@ import { buildServices, type Services } from "../../src/services/index.ts";
 import { createMirrorTransferService } from "../../src/services/mirror-transfer.ts";
 import { suiteScope, startHub, tempDir, type TestHub } from "../helpers/server.ts";
 import { runAgoraAsync } from "../helpers/serve-process.ts";
+import { gitUser } from "../git/git-client.ts";
 import { createTag } from "../helpers/hub-http.ts";
 import { safetensorsFile } from "../helpers/model-files.ts";
 
@@ -233,6 +234,16 @@ describe("agora mirror export / import", () => {
     assert.equal(byId.status, 200);
     assert.equal(sha256(new Uint8Array(await byId.arrayBuffer())), sha256(files.get("weights/shard-1.bin")!));
     assert.equal((await fetch(`${hub.url}/alice/transfer/resolve/main/config.json`)).status, 404);
+    // The ref that keeps the commit reachable here is Agora's own: git clients never see it,
+    // protocol v0 or v2, and cannot push to it.
+    const user = await gitUser(t);
+    for (const protocol of ["0", "2"]) {
+      const refs = await user.ok(["-c", `protocol.version=${protocol}`, "ls-remote", `${hub.url}/alice/transfer`]);
+      assert.doesNotMatch(refs, /refs\/agora/, `protocol v${protocol}: ${refs}`);
+    }
+    const clone = path.join(tempDir(t), "clone");
+    await user.ok(["clone", "--no-checkout", `${hub.url}/alice/transfer`, clone], { env: { GIT_LFS_SKIP_SMUDGE: "1" } });
+    assert.doesNotMatch(await user.ok(["for-each-ref"], { cwd: clone }), /agora/);
     await hub.close();
 
     const later = await runAgoraAsync(["mirror", "import", archive, "--data", site]);
