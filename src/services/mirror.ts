@@ -390,6 +390,22 @@ export function createMirrorService(deps: {
   }
 
   /** Starts the one fetch of an object in this process; it is registered until it published or failed. */
+  /** Where the repository's refs point at each of `oids`: the first commit and path found per oid. */
+  async function locateObjects(repo: Repo, oids: Set<string>): Promise<Map<string, { commit: string; path: string; size: number }>> {
+    const dir = deps.reposService.repoDir(repo);
+    const refs = await listRefs(dir);
+    const sources = new Map<string, { commit: string; path: string; size: number }>();
+    const heads = [...new Set([...refs.branches.values(), ...refs.tags.values(), ...refs.pullRequests.values(), ...refs.converts.values()])];
+    for (const commit of heads) {
+      if (sources.size === oids.size) break;
+      const snapshot = await readSnapshot(dir, commit).catch(() => undefined);
+      for (const entry of snapshot?.entries ?? []) {
+        if (entry.type === "file" && entry.lfs && oids.has(entry.lfs.oid) && !sources.has(entry.lfs.oid)) sources.set(entry.lfs.oid, { commit, path: entry.path, size: entry.lfs.size });
+      }
+    }
+    return sources;
+  }
+
   function startFlight(repo: Repo, commit: string, path: string, lfs: LfsRef, client?: PassThrough): ObjectFlight {
     const flight = new ObjectFlight(lfs.size);
     fetchingObjects.set(lfs.oid, flight);
@@ -544,6 +560,19 @@ export function createMirrorService(deps: {
       }
     },
 
+    /**
+     * An LFS object of a mirrored repository by its oid alone (a signed LFS download URL handed
+     * out while the object was cached, which the cache has evicted since): fetched again like
+     * `openLfs`, through a commit and path of one of the repository's refs that point at it.
+     * Undefined when no ref's snapshot holds an object of that oid and size.
+     */
+    async openLfsObject(repo: Repo, oid: string, size: number, range?: { start: number; end: number }): Promise<{ growing: GrowingFile } | { stream: Readable } | "stored" | undefined> {
+      if (!repo.mirrored) return undefined;
+      const source = (await locateObjects(repo, new Set([oid]))).get(oid);
+      if (!source || source.size !== size) return undefined;
+      return (await service.openLfs(repo, source.commit, source.path, { oid, size }, range)) ?? "stored";
+    },
+
     /** Fetches an LFS object into the store unless present (prefetch). */
     async fetchObject(repo: Repo, commit: string, path: string, lfs: LfsRef): Promise<"cached" | "fetched"> {
       if ((await deps.blobs.stat(lfs.oid))?.size === lfs.size) return "cached";
@@ -560,17 +589,7 @@ export function createMirrorService(deps: {
     async completeBatch(repo: Repo, results: LfsBatchResult[], baseUrl: string, authorization: string | undefined): Promise<LfsBatchResult[]> {
       const missing = new Set(results.filter((r) => r.error?.code === 404).map((r) => r.oid));
       if (!repo.mirrored || !missing.size) return results;
-      const dir = deps.reposService.repoDir(repo);
-      const refs = await listRefs(dir);
-      const sources = new Map<string, { commit: string; path: string; size: number }>();
-      const heads = [...new Set([...refs.branches.values(), ...refs.tags.values(), ...refs.pullRequests.values(), ...refs.converts.values()])];
-      for (const commit of heads) {
-        if (sources.size === missing.size) break;
-        const snapshot = await readSnapshot(dir, commit).catch(() => undefined);
-        for (const entry of snapshot?.entries ?? []) {
-          if (entry.type === "file" && entry.lfs && missing.has(entry.lfs.oid) && !sources.has(entry.lfs.oid)) sources.set(entry.lfs.oid, { commit, path: entry.path, size: entry.lfs.size });
-        }
-      }
+      const sources = await locateObjects(repo, missing);
       const prefix = `${baseUrl}/${repo.type === "dataset" ? "datasets/" : ""}${repoFullId(repo)}/resolve`;
       return results.map((result) => {
         const source = sources.get(result.oid);

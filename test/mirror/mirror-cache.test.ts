@@ -114,6 +114,39 @@ test("over the limit, the least recently downloaded object is evicted; it downlo
   assert.equal(info.siblings.find((s) => s.rfilename === "c.bin")?.lfs?.size, MiB);
 });
 
+test("a signed LFS download URL handed out while its object was cached still serves it after an eviction, fetched again", async (t) => {
+  const upstream = await startHub(t);
+  const { commit, files } = await publish(upstream, await upstream.token("alice"), "alice/signed", ["a.bin", "b.bin"]);
+  const proxy = await startCountingProxy(upstream.url);
+  t.after(proxy.close);
+  const mirror = await startMirror(t, { AGORA_UPSTREAM: proxy.url, AGORA_MIRROR_CACHE_MAX: "1MiB" });
+  const a = files.get("a.bin")!;
+  mirror.later();
+  await download(mirror, `alice/signed/resolve/${commit}/a.bin`, a);
+
+  // git lfs asks the batch API while a.bin is cached: a signed URL of this hub's own store.
+  const batch = await fetch(`${mirror.url}/alice/signed.git/info/lfs/objects/batch`, {
+    method: "POST",
+    headers: { "Content-Type": "application/vnd.git-lfs+json", Accept: "application/vnd.git-lfs+json" },
+    body: JSON.stringify({ operation: "download", transfers: ["basic"], objects: [{ oid: sha256(a), size: a.length }] }),
+  });
+  assert.equal(batch.status, 200);
+  const href = ((await batch.json()) as { objects: { actions?: { download?: { href: string } } }[] }).objects[0].actions?.download?.href;
+  assert.match(href ?? "", /\/lfs-download\//);
+
+  mirror.later();
+  await download(mirror, `alice/signed/resolve/${commit}/b.bin`, files.get("b.bin")!); // 1 MiB limit: a.bin goes
+  assert.equal(await mirror.cached(a), false, "a.bin was evicted");
+
+  const whole = await fetch(href!);
+  assert.equal(whole.status, 200, `${whole.headers.get("x-error-code")}`);
+  assert.equal(sha256(new Uint8Array(await whole.arrayBuffer())), sha256(a));
+  assert.equal(proxy.fetches("a.bin"), 2, "fetched again from the upstream");
+  const ranged = await fetch(href!, { headers: { Range: "bytes=1000-1999" } });
+  assert.equal(ranged.status, 206);
+  assert.equal(sha256(new Uint8Array(await ranged.arrayBuffer())), sha256(a.subarray(1000, 2000)));
+});
+
 test("a pinned revision survives any pressure and downloads with the upstream stopped; unpin makes it evictable again", async (t) => {
   const upstream = await startHub(t);
   const token = await upstream.token("alice");

@@ -1,12 +1,13 @@
 // GET /lfs-download/{oid}?repo=…&size=…&exp=…&sig=… — the signed download URL of the LFS batch
-// API (git-lfs). Range is honoured; the license policy is applied again (see below).
+// API (git-lfs). Range is honoured; the license policy is applied again (see below); an object of
+// a mirrored repository evicted from the cache since the URL was signed is fetched again.
 
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { AgoraError } from "../../errors.ts";
 import type { Services } from "../../services/index.ts";
 import { baseUrlOf, parseQuery } from "../route-context.ts";
 import { parseRange } from "./resolve-file.ts";
-import { sendFileRange } from "../send-file.ts";
+import { sendFileRange, sendGrowingFile } from "../send-file.ts";
 
 export async function lfsDownloadRoute(request: FastifyRequest, reply: FastifyReply, services: Services) {
   const { oid } = request.params as { oid: string };
@@ -17,16 +18,23 @@ export async function lfsDownloadRoute(request: FastifyRequest, reply: FastifyRe
   const repo = await services.reposStore.findById(repoId);
   const refusal = repo && (await services.licensePolicy.repositoryRefusal(repo, { download: "LFS download", baseUrl: baseUrlOf(request, services) }));
   if (refusal) throw refusal;
-  if (repo?.mirrored) services.mirrorCache.touch(oid); // before the stat: a touched object is not evicted under this request
-  const stat = await services.blobs.stat(oid);
-  if (!stat || stat.size !== size) throw new AgoraError("NotFound", `object ${oid} not found`);
   const range = parseRange(request.headers.range, size);
   if (range === "unsatisfiable") throw new AgoraError("RangeNotSatisfiable", undefined, { headers: { "Content-Range": `bytes */${size}` } });
+  if (repo?.mirrored) services.mirrorCache.touch(oid); // before the stat: a touched object is not evicted under this request
+  // The URL may have been signed while a mirrored object was cached, and the cache have evicted
+  // it since: it is fetched again from the upstream, as /resolve would.
+  const stored = (await services.blobs.stat(oid))?.size === size;
+  const fetched = !stored && repo?.mirrored ? await services.mirror.openLfsObject(repo, oid, size, range) : undefined;
+  if (!stored && !fetched) throw new AgoraError("NotFound", `object ${oid} not found`);
   reply.header("Content-Type", "application/octet-stream");
   reply.header("Accept-Ranges", "bytes");
   reply.header("ETag", `"${oid}"`);
   if (range) reply.code(206).header("Content-Range", `bytes ${range.start}-${range.end}/${size}`);
   reply.header("Content-Length", String(range ? range.end - range.start + 1 : size));
+  if (fetched && fetched !== "stored") {
+    if ("growing" in fetched) return sendGrowingFile(reply, fetched.growing, 0, size - 1, `LFS object ${oid} (arriving from the upstream)`);
+    return reply.send(fetched.stream);
+  }
   if (size > 0 && services.blobs.localPath) return sendFileRange(reply, services.blobs.localPath(oid), range ? range.start : 0, range ? range.end : size - 1);
   return reply.send(size === 0 ? "" : services.blobs.createReadStream(oid, range));
 }
