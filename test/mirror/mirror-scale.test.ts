@@ -128,7 +128,8 @@ async function hubGet(hubUrl: string, repo: string, path: string, onFirstByte: (
     }
     return { status: 200, bytes, sha256: hash?.digest("hex") ?? "not hashed" };
   } catch (error) {
-    return { status: 200, bytes, error: String(error) };
+    // The status of a refused request (HubApiError); 200 for a body that failed midway.
+    return { status: (error as { statusCode?: number }).statusCode ?? 200, bytes, error: String(error) };
   }
 }
 
@@ -224,7 +225,9 @@ describe("pull-through mirror at scale", () => {
           events.push(`first-byte ${i}`);
           first.open();
         };
-        return i < HUB_CLIENTS ? hubGet(mirror.url, repo, "model.safetensors", onFirstByte, options) : httpGet(url, onFirstByte, options);
+        const outcome = i < HUB_CLIENTS ? hubGet(mirror.url, repo, "model.safetensors", onFirstByte, options) : httpGet(url, onFirstByte, options);
+        // A client that fails before its first byte must not keep the upstream held until the watchdog.
+        return outcome.finally(() => first.open());
       }),
     );
     await hold.reached.opened;
@@ -234,16 +237,19 @@ describe("pull-through mirror at scale", () => {
     proxy.state.hold = undefined;
     const log = events.slice(start);
     const upstreamEnd = log.findIndex((e) => e.startsWith("upstream-end"));
+    const early = results.map((_, i) => log.indexOf(`first-byte ${i}`)).map((at) => at >= 0 && (upstreamEnd < 0 || at < upstreamEnd));
     return {
       results,
       upstreamFetches: bodyFetches("model.safetensors").length - fetchesBefore,
       /** Clients whose first bytes arrived while the upstream was still sending. */
-      earlyClients: results.map((_, i) => log.indexOf(`first-byte ${i}`)).filter((at) => at >= 0 && (upstreamEnd < 0 || at < upstreamEnd)).length,
+      earlyClients: early.filter(Boolean).length,
+      /** The others, for the failure message. */
+      lateClients: JSON.stringify(results.map((outcome, i) => ({ client: i < HUB_CLIENTS ? `hub ${i}` : `http ${i}`, ...outcome })).filter((_, i) => !early[i])),
     };
   }
 
   test("32 concurrent cold requests for one 100 MB file: one upstream body fetch, every client has bytes while it still runs, all get identical correct bytes", async () => {
-    const { results, upstreamFetches, earlyClients } = await thirtyTwoClients(FILE_SIZE / 2, { hash: true });
+    const { results, upstreamFetches, earlyClients, lateClients } = await thirtyTwoClients(FILE_SIZE / 2, { hash: true });
     for (const [i, outcome] of results.entries()) {
       assert.equal(outcome.error, undefined, `client ${i}: ${outcome.error}`);
       assert.equal(outcome.status, 200);
@@ -252,7 +258,7 @@ describe("pull-through mirror at scale", () => {
     }
     assert.equal(upstreamFetches, 1, "exactly one upstream body fetch");
     assert.equal(bodyFetches("model.safetensors").at(-1)!.bytesOut, FILE_SIZE);
-    assert.equal(earlyClients, CLIENTS, "every client received bytes before the upstream body ended");
+    assert.equal(earlyClients, CLIENTS, `every client received bytes before the upstream body ended; not: ${lateClients}`);
     assert.equal((await mirror.services.blobs.stat(fileOid))?.size, FILE_SIZE);
     assert.deepEqual(stagingFiles(), []);
   });
@@ -268,13 +274,13 @@ describe("pull-through mirror at scale", () => {
         proxy.state.fault = "pass";
       }
       for (const [i, outcome] of run.results.entries()) {
-        assert.equal(outcome.status, 200, `client ${i} was answered ${outcome.status} instead of joining the fetch`);
+        assert.equal(outcome.status, 200, `client ${i} was answered ${outcome.status} instead of joining the fetch: ${outcome.error}`);
         assert.equal(outcome.sha256, undefined, `client ${i} received a complete ${outcome.bytes}-byte body`);
         assert.ok(outcome.error, `client ${i}`);
         assert.ok(outcome.bytes < FILE_SIZE, `client ${i}`);
       }
       assert.equal(run.upstreamFetches, 1);
-      assert.equal(run.earlyClients, CLIENTS, "every client had joined the one fetch");
+      assert.equal(run.earlyClients, CLIENTS, `every client had joined the one fetch; not: ${run.lateClients}`);
       assert.equal(await mirror.services.blobs.stat(fileOid), undefined, "nothing may be published");
       assert.deepEqual(stagingFiles(), [], "nothing may be left staged");
     });
