@@ -11,8 +11,6 @@ import os from "node:os";
 import { Worker } from "node:worker_threads";
 
 export interface WorkerPool {
-  /** Whether `take` would find a worker now (the pool is below its limit). */
-  hasRoom(): boolean;
   /** An idle worker, or a new one; throws at the limit or if the thread cannot be started. */
   take(): Worker;
   /** Back to the pool once its job has answered. */
@@ -27,7 +25,6 @@ export function createWorkerPool(script: URL, options: { busyPerCore?: number } 
   const idle: Worker[] = [];
   let busy = 0;
   return {
-    hasRoom: () => busy < maxBusy,
     take() {
       if (busy >= maxBusy) throw new Error(`all ${maxBusy} worker threads are busy`);
       const worker = idle.pop() ?? new Worker(script);

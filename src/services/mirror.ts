@@ -389,7 +389,6 @@ export function createMirrorService(deps: {
     }
   }
 
-  /** Starts the one fetch of an object in this process; it is registered until it published or failed. */
   /** Where the repository's refs point at each of `oids`: the first commit and path found per oid. */
   async function locateObjects(repo: Repo, oids: Set<string>): Promise<Map<string, { commit: string; path: string; size: number }>> {
     const dir = deps.reposService.repoDir(repo);
@@ -406,6 +405,7 @@ export function createMirrorService(deps: {
     return sources;
   }
 
+  /** Starts the one fetch of an object in this process; it is registered until it published or failed. */
   function startFlight(repo: Repo, commit: string, path: string, lfs: LfsRef, client?: PassThrough): ObjectFlight {
     const flight = new ObjectFlight(lfs.size);
     fetchingObjects.set(lfs.oid, flight);
