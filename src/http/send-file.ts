@@ -136,10 +136,12 @@ async function sendWithSendfile(sendfile: Sendfile, socketFd: number, source: So
     let failures = 0;
     while (position <= end && failures < MAX_SENDFILE_FAILURES) {
       if (position >= limit) limit = await readable(source, position, end, closed);
+      // Checked before each call (a destroyed response's dup would still reach the client), and
+      // the only such check: after a call, the loop comes back here or writes through Node, whose
+      // write fails on a destroyed response.
       if (res.destroyed) await closed;
       // Not raced with `closed`: the descriptors must stay open until the call has returned.
       const result = await sendfile.send(socket, source.fd, position, Math.min(limit - position, MAX_SENDFILE_CALL));
-      if (res.destroyed) await closed;
       if (result.sent > 0) {
         position += result.sent;
         failures = 0;
