@@ -43,8 +43,8 @@ const URL_LIFETIME_SECONDS = 3600;
 /** The largest object accepted: the Hub's limit for a single LFS file is 50 GB; we accept up to 1 TB. */
 export const MAX_LFS_OBJECT_SIZE = 2 ** 40;
 
-export function createLfsService(deps: { dataDir: string; repos: ReposStore; blobs: BlobStore; clock?: () => Date; uploadIdleMs?: number }) {
-  const idleMs = deps.uploadIdleMs ?? 120_000;
+export function createLfsService(deps: { dataDir: string; repos: ReposStore; blobs: BlobStore; clock?: () => Date; uploadIdleMs: number }) {
+  const idleMs = deps.uploadIdleMs;
   const clock = deps.clock ?? (() => new Date());
   const secret = loadSecret(deps.dataDir);
 
