@@ -3,6 +3,8 @@
 // branches, tags and settings.
 
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
 import { test } from "node:test";
 import { startHub } from "../helpers/server.ts";
 import { assertError, assertOk, commit, commitRaw, createRepo, lfsBatch, request, sha256, uploadLfs } from "./wire-helpers.ts";
@@ -80,6 +82,34 @@ test("commits, LFS, branches, tags and settings", async (t) => {
     });
     assert.equal(copy.status, 200, copy.text);
     assert.equal((await fetch(`${hub.url}/${id}/resolve/main/copy.custom`, { method: "HEAD" })).headers.get("x-linked-size"), String(content.length));
+  });
+
+  await t.test("LFS: a signed download URL serves whole and ranged; 416 outside; 404 once the object is gone, whatever the range", async () => {
+    const content = Buffer.from("signed download payload 0123456789");
+    const oid = sha256(content);
+    await uploadLfs(hub.url, alice, id, [content]);
+    await commit(hub.url, alice, id, [{ path: "signed.custom", content, lfs: true }]);
+    const batch = await lfsBatch(hub.url, alice, id, "download", [{ oid, size: content.length }]);
+    const href = batch.json<{ objects: { actions?: { download?: { href: string } } }[] }>().objects[0].actions?.download?.href;
+    assert.ok(href, batch.text);
+
+    const whole = await fetch(href); // no Authorization header: the signature is the credential
+    assert.equal(whole.status, 200);
+    assert.equal(sha256(Buffer.from(await whole.arrayBuffer())), oid);
+    const middle = await fetch(href, { headers: { Range: "bytes=7-14" } });
+    assert.equal(middle.status, 206);
+    assert.equal(middle.headers.get("content-range"), `bytes 7-14/${content.length}`);
+    assert.deepEqual(Buffer.from(await middle.arrayBuffer()), content.subarray(7, 15));
+    const outside = await fetch(href, { headers: { Range: `bytes=${content.length}-` } });
+    assert.equal(outside.status, 416);
+    assert.equal(outside.headers.get("content-range"), `bytes */${content.length}`);
+
+    // The object leaves the store (an operator removed it); the URL is still validly signed.
+    fs.rmSync(path.join(hub.dataDir, "lfs", "objects", oid.slice(0, 2), oid));
+    for (const range of [undefined, "bytes=0-0", `bytes=${content.length}-`]) {
+      const gone = await fetch(href, { headers: range ? { Range: range } : {} });
+      assert.equal(gone.status, 404, `Range ${range}: ${await gone.text()}`);
+    }
   });
 
   await t.test("an lfsFile whose object was never uploaded is refused and nothing is committed", async () => {

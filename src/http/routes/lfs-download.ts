@@ -18,14 +18,18 @@ export async function lfsDownloadRoute(request: FastifyRequest, reply: FastifyRe
   const repo = await services.reposStore.findById(repoId);
   const refusal = repo && (await services.licensePolicy.repositoryRefusal(repo, { download: "LFS download", baseUrl: baseUrlOf(request, services) }));
   if (refusal) throw refusal;
+  if (repo?.mirrored) services.mirrorCache.touch(oid); // before the stat: a touched object is not evicted under this request
+  const stored = (await services.blobs.stat(oid))?.size === size;
+  const notFound = () => new AgoraError("NotFound", `object ${oid} not found`);
+  if (!stored && !repo?.mirrored) throw notFound();
+  // The range is checked against the signed size: a missing object of a hosted repository was
+  // answered 404 above, whatever the range.
   const range = parseRange(request.headers.range, size);
   if (range === "unsatisfiable") throw new AgoraError("RangeNotSatisfiable", undefined, { headers: { "Content-Range": `bytes */${size}` } });
-  if (repo?.mirrored) services.mirrorCache.touch(oid); // before the stat: a touched object is not evicted under this request
   // The URL may have been signed while a mirrored object was cached, and the cache have evicted
   // it since: it is fetched again from the upstream, as /resolve would.
-  const stored = (await services.blobs.stat(oid))?.size === size;
   const fetched = !stored && repo?.mirrored ? await services.mirror.openLfsObject(repo, oid, size, range) : undefined;
-  if (!stored && !fetched) throw new AgoraError("NotFound", `object ${oid} not found`);
+  if (!stored && !fetched) throw notFound();
   reply.header("Content-Type", "application/octet-stream");
   reply.header("Accept-Ranges", "bytes");
   reply.header("ETag", `"${oid}"`);
