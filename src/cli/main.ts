@@ -46,8 +46,10 @@ Commands:
                                          fetch a repository from the upstream and its LFS objects (those matching a glob)
   mirror pin REPO[@REV]                  fetch a revision's LFS objects (REV default main) and never evict them
   mirror unpin REPO[@REV]                let a pinned revision's objects be evicted again (mirror.cacheMax)
-  mirror export REPO[@REV] FILE          write a revision (REV default main), its git history and LFS objects to one
-                                         archive file, for a hub with no network path to this one
+  mirror export REPO[@REV] FILE [--ignore-license-policy]
+                                         write a revision (REV default main), its git history and LFS objects to one
+                                         archive file, for a hub with no network path to this one; refused when the
+                                         license policy enforces a refusal of the revision's license, unless forced
   mirror import FILE                     verify an archive from \`mirror export\` and add it here as a read-only mirror
   fit --list-hardware [--hardware-file FILE]
                                          the hardware profiles (built-in, and the hardwareProfiles file's)
@@ -124,6 +126,7 @@ export async function main(argv: string[]): Promise<number> {
       gated: { type: "string" },
       revision: { type: "string" },
       json: { type: "boolean" },
+      "ignore-license-policy": { type: "boolean" },
       // agora fit
       hardware: { type: "string" },
       "hardware-file": { type: "string" },
@@ -237,7 +240,10 @@ export async function main(argv: string[]): Promise<number> {
         const { type, id } = repoArg(at > 0 ? spec.slice(0, at) : spec, flags.type);
         if (sub === "pin") return mirrorPin(s, { type, id, rev: at > 0 ? spec.slice(at + 1) : "main" }, out);
         if (sub === "unpin") return mirrorUnpin(s, { type, id, rev: at > 0 ? spec.slice(at + 1) : "main" }, out);
-        if (sub === "export") return mirrorExport(s, { type, id, rev: at > 0 ? spec.slice(at + 1) : "main" }, requireArg(args, 1, "archive file"), out);
+        if (sub === "export") {
+          const options = { ignoreLicensePolicy: flags["ignore-license-policy"] === true };
+          return mirrorExport(s, { type, id, rev: at > 0 ? spec.slice(at + 1) : "main" }, requireArg(args, 1, "archive file"), options, out);
+        }
         return mirrorPrefetch(s, { type, id, rev: at > 0 ? spec.slice(at + 1) : "main" }, (flags.include as string[] | undefined) ?? [], out);
       });
     case "inspect":

@@ -3,25 +3,20 @@
 
 import { AgoraError } from "../errors.ts";
 import type { Services } from "../services/index.ts";
-import { createMirrorTransferService } from "../services/mirror-transfer.ts";
 import { formatBytes } from "./mirror.ts";
 
-function transferService(services: Services) {
-  return createMirrorTransferService({
-    config: services.config,
-    reposService: services.repos,
-    repos: services.reposStore,
-    files: services.files,
-    blobs: services.blobs,
-    mirror: services.mirror,
-    clock: services.clock,
-  });
-}
-
-export async function mirrorExport(services: Services, target: { type: "model" | "dataset"; id: string; rev: string }, file: string, out: (line: string) => void): Promise<number> {
+export async function mirrorExport(
+  services: Services,
+  target: { type: "model" | "dataset"; id: string; rev: string },
+  file: string,
+  options: { ignoreLicensePolicy: boolean },
+  out: (line: string) => void,
+): Promise<number> {
   if (file === "-") throw new AgoraError("BadRequest", "name the archive file to write (writing to standard output is not supported)");
-  const summary = await transferService(services).exportRevision(target, file, {
+  const summary = await services.mirrorTransfer.exportRevision(target, file, {
     onFetched: (object) => out(`fetched  ${object.path} (${formatBytes(object.size)}) from the upstream`),
+    ignoreLicensePolicy: options.ignoreLicensePolicy,
+    onLicenseWarning: (message) => out(`warning: ${message}`),
   });
   const { manifest } = summary;
   const label = `${manifest.repo.type === "dataset" ? "datasets/" : ""}${manifest.repo.id}`;
@@ -31,7 +26,7 @@ export async function mirrorExport(services: Services, target: { type: "model" |
 }
 
 export async function mirrorImport(services: Services, file: string, out: (line: string) => void): Promise<number> {
-  const summary = await transferService(services).importArchive(file);
+  const summary = await services.mirrorTransfer.importArchive(file);
   const { manifest, ref } = summary;
   const label = `${manifest.repo.type === "dataset" ? "datasets/" : ""}${manifest.repo.id}`;
   out(`verified ${file}: ${label} at commit ${manifest.revision.commit}, ${manifest.lfs.length} LFS objects`);

@@ -21,6 +21,7 @@ import { createLicensePolicyService } from "./license-policy.ts";
 import { createIntelligenceService } from "./intelligence.ts";
 import { createMirrorService } from "./mirror.ts";
 import { createMirrorCache } from "./mirror-cache.ts";
+import { createMirrorTransferService } from "./mirror-transfer.ts";
 import { listRefs, removeStaleRefLocks } from "../git/bare-repo.ts";
 
 export type Services = ReturnType<typeof buildServices>;
@@ -50,6 +51,7 @@ export function buildServices(config: Config, options: { clock?: () => Date } = 
   const mirror = createMirrorService({ config, db, repos: reposStore, accounts: accountsStore, reposService: repos, blobs, cache: mirrorCache, aliases: createRepoAliasesStore(db), clock });
   // A mirrored model's safetensors headers are read by byte ranges from its upstream until the objects are fetched.
   files.setRemoteRangeReader((repo, commit, file, start, end) => mirror.readRange(repo, commit, file.path, file.lfs!, { start, end }));
+  const mirrorTransfer = createMirrorTransferService({ config, reposService: repos, repos: reposStore, files, blobs, mirror, licensePolicy, clock });
 
   return {
     config,
@@ -69,6 +71,8 @@ export function buildServices(config: Config, options: { clock?: () => Date } = 
     mirror,
     /** The mirror's size limit, LRU eviction and pins. */
     mirrorCache,
+    /** Air-gapped export and import of a revision (`agora mirror export|import`). */
+    mirrorTransfer,
     /** The per-repository write lock shared by API commits, ref changes and git pushes. */
     lock,
     clock,

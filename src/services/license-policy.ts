@@ -12,7 +12,8 @@
 //
 // git clone/fetch and LFS batch downloads name no single commit and no file path, so they are
 // judged by the whole repository: the license at the head of every ref a fetch can ask for
-// (see repositoryRefusal). Uploads (push, LFS upload) are never judged.
+// (see repositoryRefusal). `agora mirror export` is judged at the revision it copies
+// (revisionRefusal). Uploads (push, LFS upload) are never judged.
 
 import { AgoraError } from "../errors.ts";
 import type { FileEntry } from "../git/bare-repo.ts";
@@ -130,6 +131,19 @@ export function createLicensePolicyService(deps: { files: FilesService; policy: 
       throw new AgoraError("LicensePolicy", `${refusalMessage(repo, "downloads", terms, decision)}. README.md and LICENSE stay readable.`, {
         headers: { "X-Repo-Commit": commit },
       });
+    },
+
+    /**
+     * For a revision copied out whole by an operator (`agora mirror export`): what the policy
+     * says of the license at `commit`. Undefined when the policy is off or allows it; otherwise
+     * the refusal's message (naming `what`, the license and the rule) and whether the policy
+     * enforces it (false in dry-run mode, where it is only reported).
+     */
+    async revisionRefusal(repo: Repo, commit: string, what: string): Promise<{ message: string; enforced: boolean } | undefined> {
+      if (deps.policy.mode === "off") return undefined;
+      const { terms, decision } = await check(repo, commit);
+      if (decision.allowed) return undefined;
+      return { message: refusalMessage(repo, what, terms, decision), enforced: deps.policy.mode === "enforce" };
     },
 
     /**

@@ -10,7 +10,9 @@
 //                         commit ids stay the source's
 //   lfs/<sha256>          each LFS object the snapshot references, once
 //
-// Export: LFS objects of a mirrored repository that are not cached yet are fetched first through
+// Export: the license policy judges the license at the exported commit as it would a download
+// (enforce: nothing is written unless the operator passes --ignore-license-policy; dry-run: a
+// warning). LFS objects of a mirrored repository that are not cached yet are fetched first through
 // the mirror's verified path (services/mirror.ts fetchObject); when that fails the export stops
 // and says to prefetch. The archive is written to FILE.tmp, fsynced and renamed to FILE, so a
 // failure never leaves a partial archive under FILE.
@@ -48,6 +50,7 @@ import { SHA256_HEX, type BlobStore } from "../storage/blob-store.ts";
 import { COMMIT_OID, deleteRef, initBareRepo, isValidRefName, listRefs, readSnapshot, removeRepoDir, updateRef, ZERO_OID, type FileEntry } from "../git/bare-repo.ts";
 import { createBundle, fetchBundleRef, isAncestor, peelToCommit, refTarget, verifyBundle } from "../git/bundle.ts";
 import type { FilesService } from "./files.ts";
+import type { LicensePolicyService } from "./license-policy.ts";
 import type { MirrorService } from "./mirror.ts";
 import { newRepoRow, parseRepoId, repoFullId, type Repo, type ReposService } from "./repos.ts";
 
@@ -124,6 +127,7 @@ export function createMirrorTransferService(deps: {
   files: FilesService;
   blobs: BlobStore;
   mirror: MirrorService;
+  licensePolicy: LicensePolicyService;
   clock?: () => Date;
 }) {
   const clock = deps.clock ?? (() => new Date());
@@ -158,7 +162,13 @@ export function createMirrorTransferService(deps: {
   async function exportRevision(
     target: { type: RepoType; id: string; rev: string },
     file: string,
-    options: { onFetched?: (object: TransferLfsObject) => void } = {},
+    options: {
+      onFetched?: (object: TransferLfsObject) => void;
+      /** Export even when the license policy enforces a refusal of the revision's license. */
+      ignoreLicensePolicy?: boolean;
+      /** Told of a refusal that is not enforced (dry-run policy, or ignoreLicensePolicy). */
+      onLicenseWarning?: (message: string) => void;
+    } = {},
   ): Promise<ExportSummary> {
     const repo = (await deps.reposService.find(target.type, target.id)) ?? (await deps.mirror.ensure(target.type, target.id));
     if (!repo) throw new AgoraError("RepoNotFound", `${target.type === "dataset" ? "datasets/" : ""}${target.id} is not a repository of this hub`);
@@ -167,6 +177,13 @@ export function createMirrorTransferService(deps: {
     const ref = refName ?? null;
     const refObject = ref ? await refTarget(dir, ref) : commit;
     if (!refObject) throw new AgoraError("RevisionNotFound", `Invalid rev id: ${target.rev}`);
+    // The archive carries the weights out of this hub as a download would: judged at the
+    // exported commit, before anything is fetched or written.
+    const refusal = await deps.licensePolicy.revisionRefusal(repo, commit, "exports");
+    if (refusal?.enforced && !options.ignoreLicensePolicy) {
+      throw new AgoraError("LicensePolicy", `${refusal.message}. No archive was written; an operator may export it anyway with --ignore-license-policy`);
+    }
+    if (refusal) options.onLicenseWarning?.(refusal.enforced ? `${refusal.message} (ignored: --ignore-license-policy)` : `${refusal.message} (dry-run: exported anyway)`);
     const snapshot = await readSnapshot(dir, commit);
     const fileEntries = snapshot.entries.filter((e): e is FileEntry => e.type === "file");
     const objects = new Map<string, TransferLfsObject>();

@@ -13,7 +13,6 @@ import tar from "tar-stream";
 import { createRepo, downloadFile, uploadFiles } from "@huggingface/hub";
 import { loadConfig } from "../../src/config/config.ts";
 import { buildServices, type Services } from "../../src/services/index.ts";
-import { createMirrorTransferService } from "../../src/services/mirror-transfer.ts";
 import { suiteScope, startHub, tempDir, type TestHub } from "../helpers/server.ts";
 import { runAgoraAsync } from "../helpers/serve-process.ts";
 import { gitUser } from "../git/git-client.ts";
@@ -76,8 +75,7 @@ async function importRefusal(dataDir: string, file: string, setup?: (services: S
   const services = buildServices(loadConfig({ env: { AGORA_DATA: dataDir, AGORA_LOG_LEVEL: "silent" } }));
   try {
     await setup?.(services);
-    const transfer = createMirrorTransferService({ config: services.config, reposService: services.repos, repos: services.reposStore, files: services.files, blobs: services.blobs, mirror: services.mirror });
-    const error = await transfer.importArchive(file).then(
+    const error = await services.mirrorTransfer.importArchive(file).then(
       () => undefined,
       (e: unknown) => e as Error,
     );
@@ -283,6 +281,46 @@ describe("agora mirror export / import", () => {
     const info = (await (await fetch(`${mirror.url}/api/datasets/alice/rows/revision/v1`)).json()) as { mirrored?: boolean; sha: string };
     assert.equal(info.mirrored, true);
     assert.equal(info.sha, tagged!.commit.oid);
+  });
+
+  test("the license policy judges an export at its commit: enforce refuses (nothing written) unless forced; dry-run warns", async (t) => {
+    const hub = { hubUrl: upstream.url, accessToken: token };
+    await createRepo({ ...hub, repo: "alice/nc-model" });
+    const weights = randomBytes(1024 * 1024 + 5);
+    await uploadFiles({
+      ...hub,
+      repo: "alice/nc-model",
+      files: [
+        { path: "README.md", content: new Blob(["---\nlicense: cc-by-nc-4.0\n---\n# Research only\n"]) },
+        { path: "model.bin", content: new Blob([weights]) },
+      ],
+    });
+    const enforce = { AGORA_LICENSE_POLICY_MODE: "enforce", AGORA_LICENSE_POLICY_DENY_CLASSES: "non-commercial" };
+    const dir = tempDir(t);
+    const file = path.join(dir, "nc.tar");
+
+    const refused = await runAgoraAsync(["mirror", "export", "alice/nc-model", file, "--data", upstream.dataDir], enforce);
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.match(refused.stderr, /license policy refuses exports from alice\/nc-model: license cc-by-nc-4\.0 .*denied by rule/);
+    assert.match(refused.stderr, /No archive was written.*--ignore-license-policy/);
+    assert.deepEqual(fs.readdirSync(dir), [], "neither the archive nor its .tmp");
+
+    // An allowed license under the same policy: no warning.
+    const allowed = await runAgoraAsync(["mirror", "export", `alice/transfer@${firstCommit}`, path.join(dir, "open.tar"), "--data", upstream.dataDir], enforce);
+    assert.equal(allowed.code, 0, allowed.stderr);
+    assert.doesNotMatch(allowed.stdout, /warning/);
+
+    const forced = await runAgoraAsync(["mirror", "export", "alice/nc-model", file, "--ignore-license-policy", "--data", upstream.dataDir], enforce);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.match(forced.stdout, /^warning: .*refuses exports from alice\/nc-model.*\(ignored: --ignore-license-policy\)$/m);
+    assert.match(forced.stdout, /1 LFS objects/);
+    fs.rmSync(file);
+
+    const dryRun = await runAgoraAsync(["mirror", "export", "alice/nc-model", file, "--data", upstream.dataDir], { ...enforce, AGORA_LICENSE_POLICY_MODE: "dry-run" });
+    assert.equal(dryRun.code, 0, dryRun.stderr);
+    assert.match(dryRun.stdout, /^warning: .*refuses exports from alice\/nc-model.*\(dry-run: exported anyway\)$/m);
+    const entries = tarEntries(fs.readFileSync(file));
+    assert.ok(entries.some((e) => e.name === `lfs/${sha256(weights)}`), "the weights are in the archive");
   });
 
   test("an archive whose LFS object has one flipped byte is refused, leaving nothing behind", async (t) => {
