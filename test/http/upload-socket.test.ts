@@ -15,6 +15,7 @@ import { startHub, type TestHub } from "../helpers/server.ts";
 import { commitFiles, createRepo, lfsUploadHrefs, parseRawResponse, patternBytes, rawRequest, sha256, type SocketResponse } from "../helpers/hub-http.ts";
 import { socketReceiveAvailable, splicedBytesReceived } from "../../src/storage/socket-receiver.ts";
 import type { BlobWriter } from "../../src/storage/blob-store.ts";
+import { hashFileBehindWriter, type FileHashJob } from "../../src/storage/file-hasher.ts";
 
 const MiB = 1024 * 1024;
 
@@ -205,4 +206,41 @@ test("receiving threads are reserved before a body is taken: at the cap, large u
   assert.equal(await upload(patternBytes(12 * MiB, 43)), 0, "at the cap again: through Node");
   await holders.pop()!.abort();
   assert.ok((await upload(patternBytes(12 * MiB, 44))) > 0, "the thread released by abort receives the next upload through splice");
+});
+
+test("with every hashing thread taken, a spliced upload is hashed at commit: the right bytes are stored, wrong ones refused", { skip: process.platform !== "linux" }, async (t) => {
+  const hub = await startHub(t);
+  const token = await hub.token("alice");
+  const id = await createRepo(hub.url, token, { name: "no-hasher" });
+  const put = async (href: string, body: Buffer) => {
+    const before = splicedBytesReceived();
+    const response = await rawRequest(href, { method: "PUT", headers: { "Content-Type": "application/octet-stream", "Content-Length": String(body.length) }, body });
+    assert.ok(splicedBytesReceived() - before > 0, "the body came through splice");
+    return response;
+  };
+
+  // Take every hashing thread of the store's hasher, each waiting on a file that never grows.
+  const idle = path.join(hub.dataDir, "idle-hash-target");
+  fs.writeFileSync(idle, "");
+  const held: FileHashJob[] = [];
+  t.after(() => held.forEach((job) => job.cancel()));
+  assert.throws(() => {
+    for (;;) held.push(hashFileBehindWriter(idle));
+  }, /worker threads are busy/);
+  assert.ok(held.length >= 8, `the pool held ${held.length} hashing threads`);
+
+  const content = patternBytes(12 * MiB + 3, 51);
+  const href = (await lfsUploadHrefs(hub.url, token, id, [{ oid: sha256(content), size: content.length }])).get(sha256(content))!;
+  const wrong = Buffer.from(content);
+  wrong[wrong.length - 1] ^= 0x01; // the last byte: only a hash of the whole file can tell
+  const refused = await put(href, wrong);
+  assert.equal(refused.status, 422, refused.body.toString());
+  assert.equal(fs.existsSync(objectPath(hub, sha256(content))), false, "no object published");
+  assert.deepEqual(stagingFiles(hub), [], "staging cleaned");
+
+  const accepted = await put(href, content);
+  assert.equal(accepted.status, 200, accepted.body.toString());
+  await commitFiles(hub.url, token, id, [{ path: "hashed-at-commit.bin", content, lfs: true }]);
+  const download = await rawRequest(`${hub.url}/${id}/resolve/main/hashed-at-commit.bin`);
+  assert.equal(sha256(download.body), sha256(content));
 });
