@@ -4,8 +4,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, type Config } from "../config/config.ts";
 import { AgoraError } from "../errors.ts";
-import { buildServices, type Services } from "../services/index.ts";
-import { serve } from "./serve.ts";
+import type { Services } from "../services/index.ts";
 import { inspect } from "./inspect.ts";
 import { fit } from "./fit.ts";
 import { formatPolicyCheck, policyCheck } from "./policy-check.ts";
@@ -92,7 +91,10 @@ function repoArg(value: string, type?: unknown): { type: "model" | "dataset"; id
   return { type: (type as "model" | "dataset" | undefined) ?? "model", id: value };
 }
 
+// The services (and `serve`'s HTTP stack) are imported when a command needs them: loading them
+// is most of a command's start-up time, which `inspect`, `fit PATH` and `--help` do without.
 async function withServices<T>(flags: Flags, work: (services: Services) => Promise<T>): Promise<T> {
+  const { buildServices } = await import("../services/index.ts");
   const services = buildServices({ ...configFrom(flags), logLevel: "silent" });
   try {
     return await work(services);
@@ -148,9 +150,11 @@ export async function main(argv: string[]): Promise<number> {
   const out = (line: string) => process.stdout.write(line + "\n");
 
   switch (command) {
-    case "serve":
+    case "serve": {
+      const { serve } = await import("./serve.ts");
       await serve(configFrom(flags));
       return 0;
+    }
     case "token":
       return withServices(flags, async (s) => {
         if (sub === "create") {
