@@ -8,7 +8,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { Kysely, SqliteDialect, type Generated } from "kysely";
+import type { Generated } from "kysely";
+import { Kysely, SqliteDialect } from "./kysely.ts";
 import { migrations } from "./migrations.ts";
 
 export type AccountRow = {

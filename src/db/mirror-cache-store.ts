@@ -2,7 +2,7 @@
 // pull-through mirror fetched (size, last download), and the pinned revisions of mirrored
 // repositories.
 
-import { sql } from "kysely";
+import { sql } from "./kysely.ts";
 import type { Db, MirrorObjectRow, MirrorPinRow } from "./database.ts";
 
 /**

@@ -1,6 +1,6 @@
 // Repository rows, access grants, download counters and the per-repository LFS object links.
 
-import { sql } from "kysely";
+import { sql } from "./kysely.ts";
 import type { AccessGrantRow, Db, RepoRow } from "./database.ts";
 
 export type RepoType = RepoRow["type"];

@@ -32,7 +32,7 @@
 
 import { once } from "node:events";
 import { PassThrough, Readable } from "node:stream";
-import { sql } from "kysely";
+import { sql } from "../db/kysely.ts";
 import { AgoraError } from "../errors.ts";
 import type { Config } from "../config/config.ts";
 import { globMatches, type Upstream } from "../config/mirror.ts";
