@@ -240,6 +240,51 @@ function mtpTemplate(layers: LayerPlan[]): LayerPlan | undefined {
   return { mixer: attention?.mixer ?? last.mixer, ffn: last.ffn, norms: last.norms };
 }
 
+/**
+ * A builder's plan. The fields every architecture fills alike are derived here: one vocab x
+ * hidden embedding (also the head when tied), one final norm, the MTP modules' parameters and
+ * the MoE summary. `overrides` replaces derived fields where an architecture differs (Gemma 4's
+ * per-layer tables, DeepSeek's latent attention).
+ */
+function decoderPlan(
+  parts: {
+    hidden: number;
+    vocab: number;
+    layers: LayerPlan[];
+    tied: boolean;
+    heads: Heads;
+    slidingWindow: number | null;
+    /** The model's MoE settings, when it has sparse layers. */
+    moe: MoeSettings | undefined;
+    mtpLayers: number;
+    /** The layer an MTP module copies (usually `mtpTemplate(layers)`). */
+    mtpLayer: LayerPlan | undefined;
+    /** Parameters each MTP module stores of its own embedding and head. */
+    mtpOwnEmbeddingAndHead?: number;
+  },
+  overrides: Partial<DecoderPlan> = {},
+): DecoderPlan {
+  const { hidden, vocab, layers, tied, heads, moe, mtpLayers } = parts;
+  return {
+    hidden,
+    vocab,
+    layers,
+    tied,
+    ...embeddingParts(vocab, hidden, tied),
+    finalNorm: hidden,
+    other: 0,
+    mtpLayers,
+    mtpParams: mtpParams(mtpLayers, parts.mtpLayer, hidden, parts.mtpOwnEmbeddingAndHead ?? 0),
+    attentionKind: attentionKind(heads),
+    ...heads,
+    slidingWindow: parts.slidingWindow,
+    experts: moe ? moe.experts : null,
+    expertsPerToken: moe ? moe.topK : null,
+    sharedExperts: moe ? moe.sharedCount : null,
+    ...overrides,
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // The standard decoder: GQA attention + dense or MoE feed-forward (most families)
 // ---------------------------------------------------------------------------------------------
@@ -284,23 +329,8 @@ function standardDecoder(input: DecoderInput, spec: StandardSpec): DecoderPlan {
   const tied = readTied(input, spec.tiedDefault);
   const mtpLayers = readMtpLayers(input);
   const moe = spec.moe && spec.moe.settings.experts > 0 ? spec.moe.settings : undefined;
-  return {
-    hidden,
-    vocab,
-    layers,
-    tied,
-    ...embeddingParts(vocab, hidden, tied),
-    finalNorm: hidden,
-    other: 0,
-    mtpLayers,
-    mtpParams: mtpParams(mtpLayers, mtpTemplate(layers), hidden, 0),
-    attentionKind: attentionKind(h),
-    ...h,
-    slidingWindow: layers.some((l) => l.mixer.kind === "attention" && l.mixer.window === "sliding") ? slidingWindowSize(input) : null,
-    experts: moe ? moe.experts : null,
-    expertsPerToken: moe ? moe.topK : null,
-    sharedExperts: moe ? moe.sharedCount : null,
-  };
+  const slidingWindow = layers.some((l) => l.mixer.kind === "attention" && l.mixer.window === "sliding") ? slidingWindowSize(input) : null;
+  return decoderPlan({ hidden, vocab, layers, tied, heads: h, slidingWindow, moe, mtpLayers, mtpLayer: mtpTemplate(layers) });
 }
 
 /** Layers all use the sliding window when the config sets one (Mistral, Mixtral, Phi-3). */
@@ -541,25 +571,12 @@ function mlaMoe(input: DecoderInput, family: Family): DecoderPlan {
   // DeepSeek checkpoints store their own embedding and head beside each MTP layer; GLM's do not.
   const mtpCopies = family === "deepseek_v2" || family === "deepseek_v3" ? 2 * vocab * hidden : 0;
   if (mtpLayers > 0 && mtpCopies > 0) text.notes.add("breakdown.mtp includes the copy of the embedding and output head stored with each MTP layer.");
-  return {
-    hidden,
-    vocab,
-    layers,
-    tied,
-    ...embeddingParts(vocab, hidden, tied),
-    finalNorm: hidden,
-    other: 0,
-    mtpLayers,
-    mtpParams: mtpParams(mtpLayers, mtpTemplate(layers), hidden, mtpCopies),
-    attentionKind: "mla",
-    heads,
-    kvHeads: null,
-    headDim: qkNope + qkRope,
-    slidingWindow: null,
-    experts: settings.experts > 0 ? settings.experts : null,
-    expertsPerToken: settings.experts > 0 ? settings.topK : null,
-    sharedExperts: settings.experts > 0 ? settings.sharedCount : null,
-  };
+  const moe = settings.experts > 0 ? settings : undefined;
+  const shape = { heads, kvHeads: heads, headDim: qkNope + qkRope };
+  return decoderPlan(
+    { hidden, vocab, layers, tied, heads: shape, slidingWindow: null, moe, mtpLayers, mtpLayer: mtpTemplate(layers), mtpOwnEmbeddingAndHead: mtpCopies },
+    { attentionKind: "mla", kvHeads: null }, // the cache holds a latent, not per-head keys and values
+  );
 }
 
 /** Which layers run their own DSA indexer: indexer_types, or the index_topk_freq schedule (default: all). */
@@ -613,23 +630,7 @@ function qwenHybrid(input: DecoderInput, family: Family): DecoderPlan {
   const tied = readTied(input, false);
   const mtpLayers = readMtpLayers(input);
   const moe = settings && settings.experts > 0 ? settings : undefined;
-  return {
-    hidden,
-    vocab,
-    layers,
-    tied,
-    ...embeddingParts(vocab, hidden, tied),
-    finalNorm: hidden,
-    other: 0,
-    mtpLayers,
-    mtpParams: mtpParams(mtpLayers, mtpTemplate(layers), hidden, 0),
-    attentionKind: attentionKind(h),
-    ...h,
-    slidingWindow: null,
-    experts: moe ? moe.experts : null,
-    expertsPerToken: moe ? moe.topK : null,
-    sharedExperts: moe ? moe.sharedCount : null,
-  };
+  return decoderPlan({ hidden, vocab, layers, tied, heads: h, slidingWindow: null, moe, mtpLayers, mtpLayer: mtpTemplate(layers) });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -692,23 +693,7 @@ function nemotronH(input: DecoderInput): DecoderPlan {
   const attentionBlock = layers.find((l) => l.mixer.kind === "attention");
   const ffnBlock = [...layers].reverse().find((l) => l.ffn.kind !== "none");
   const mtpTemplateLayer = attentionBlock && ffnBlock ? { mixer: attentionBlock.mixer, ffn: ffnBlock.ffn, norms: 2 * hidden } : undefined;
-  return {
-    hidden,
-    vocab,
-    layers,
-    tied,
-    ...embeddingParts(vocab, hidden, tied),
-    finalNorm: hidden,
-    other: 0,
-    mtpLayers,
-    mtpParams: mtpParams(mtpLayers, mtpTemplateLayer, hidden, 0),
-    attentionKind: attentionKind(h),
-    ...h,
-    slidingWindow: null,
-    experts: moe ? settings.experts : null,
-    expertsPerToken: moe ? settings.topK : null,
-    sharedExperts: moe ? settings.sharedCount : null,
-  };
+  return decoderPlan({ hidden, vocab, layers, tied, heads: h, slidingWindow: null, moe: moe ? settings : undefined, mtpLayers, mtpLayer: mtpTemplateLayer });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -773,26 +758,16 @@ function gemma4(input: DecoderInput): DecoderPlan {
   if (perLayerTable > 0) text.notes.add("Per-layer embeddings are counted as embedding; a decoded token reads one row of them (activeRead).");
   const mtpLayers = readMtpLayers(input);
   const moe = settings && settings.experts > 0 ? settings : undefined;
-  return {
-    hidden,
-    vocab,
-    layers,
-    tied,
-    embedding: parts.embedding + perLayerTable,
-    lmHead: parts.lmHead,
-    inputOnlyEmbedding: parts.inputOnlyEmbedding + perLayerTable,
-    inputRowValues: parts.inputRowValues + (perLayerInput > 0 ? layerCount * perLayerInput : 0),
-    finalNorm: hidden,
-    other: perLayerProjection,
-    mtpLayers,
-    mtpParams: mtpParams(mtpLayers, mtpTemplate(layers), hidden, 0),
-    attentionKind: attentionKind(h),
-    ...h,
-    slidingWindow: slidingWindowSize(input),
-    experts: moe ? moe.experts : null,
-    expertsPerToken: moe ? moe.topK : null,
-    sharedExperts: moe ? 0 : null,
-  };
+  return decoderPlan(
+    { hidden, vocab, layers, tied, heads: h, slidingWindow: slidingWindowSize(input), moe, mtpLayers, mtpLayer: mtpTemplate(layers) },
+    {
+      embedding: parts.embedding + perLayerTable,
+      inputOnlyEmbedding: parts.inputOnlyEmbedding + perLayerTable,
+      inputRowValues: parts.inputRowValues + (perLayerInput > 0 ? layerCount * perLayerInput : 0),
+      other: perLayerProjection,
+      sharedExperts: moe ? 0 : null, // the dense MLP beside the experts is not a shared expert
+    },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -820,24 +795,8 @@ function genericDecoder(input: DecoderInput): DecoderPlan {
   const tied = tieValue === true;
   if (typeof tieValue !== "boolean") text.notes.add("tie_word_embeddings not set; assumed a separate output head.");
   const mtpLayers = readMtpLayers(input);
-  const moe = settings.experts > 1;
-  return {
-    hidden,
-    vocab,
-    layers,
-    tied,
-    ...embeddingParts(vocab, hidden, tied),
-    finalNorm: hidden,
-    other: 0,
-    mtpLayers,
-    mtpParams: mtpParams(mtpLayers, mtpTemplate(layers), hidden, 0),
-    attentionKind: attentionKind(h),
-    ...h,
-    slidingWindow: null,
-    experts: moe ? settings.experts : null,
-    expertsPerToken: moe ? settings.topK : null,
-    sharedExperts: moe ? settings.sharedCount : null,
-  };
+  const moe = settings.experts > 1 ? settings : undefined;
+  return decoderPlan({ hidden, vocab, layers, tied, heads: h, slidingWindow: null, moe, mtpLayers, mtpLayer: mtpTemplate(layers) });
 }
 
 export function buildDecoder(family: Family | "unknown", input: DecoderInput): DecoderPlan {
