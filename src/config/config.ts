@@ -22,6 +22,8 @@ export type Config = Readonly<{
   uploadIdleTimeoutSeconds: number;
   /** A response whose client takes no byte for this long is cut (its connection closed), like nginx's send_timeout. */
   sendIdleTimeoutSeconds: number;
+  /** A repository's reachable loose git objects are packed once this many more have appeared (git/pack-objects.ts); 0 = never. */
+  packLooseObjects: number;
   /** Which licenses the hub serves files of (see license-policy.ts); off by default. */
   licensePolicy: LicensePolicy;
   /** A JSON/YAML file of extra hardware profiles for `agora fit` (models/hardware-profiles.ts); "" = none. */
@@ -52,6 +54,7 @@ const defaults: Config = {
   maxRegularFileSize: 10 * 1024 * 1024,
   uploadIdleTimeoutSeconds: 120,
   sendIdleTimeoutSeconds: 120,
+  packLooseObjects: 1000,
   licensePolicy: DEFAULT_LICENSE_POLICY,
   hardwareProfiles: "",
   workers: 1,
@@ -70,6 +73,7 @@ const envNames: Record<Exclude<keyof Config, "licensePolicy" | "upstreams" | "mi
   maxRegularFileSize: "AGORA_MAX_REGULAR_FILE_SIZE",
   uploadIdleTimeoutSeconds: "AGORA_UPLOAD_IDLE_TIMEOUT",
   sendIdleTimeoutSeconds: "AGORA_SEND_IDLE_TIMEOUT",
+  packLooseObjects: "AGORA_PACK_LOOSE_OBJECTS",
   hardwareProfiles: "AGORA_HARDWARE_PROFILES",
   workers: "AGORA_WORKERS",
 };
@@ -84,6 +88,7 @@ const fileKeys: Record<string, keyof Config> = {
   maxRegularFileSize: "maxRegularFileSize",
   uploadIdleTimeoutSeconds: "uploadIdleTimeoutSeconds",
   sendIdleTimeoutSeconds: "sendIdleTimeoutSeconds",
+  packLooseObjects: "packLooseObjects",
   licensePolicy: "licensePolicy",
   hardwareProfiles: "hardwareProfiles",
   workers: "workers",
@@ -169,6 +174,7 @@ function validate(raw: Record<string, { value: unknown; from: string }>, env: No
   const maxRegularFileSize = int("maxRegularFileSize", 0, 2 ** 40);
   const uploadIdleTimeoutSeconds = int("uploadIdleTimeoutSeconds", 1, 86400);
   const sendIdleTimeoutSeconds = int("sendIdleTimeoutSeconds", 1, 86400);
+  const packLooseObjects = int("packLooseObjects", 0, 10_000_000);
   const licensePolicy = readLicensePolicy(raw.licensePolicy.from === "default" ? undefined : raw.licensePolicy, env, problems);
   // The file itself is read and validated by `agora fit` when used; here only its path.
   const hardwareProfilesPath = str("hardwareProfiles").trim();
@@ -177,5 +183,5 @@ function validate(raw: Record<string, { value: unknown; from: string }>, env: No
   const upstreams = readUpstreams(raw.upstreams, env, problems);
   const mirror = readMirrorSettings(raw.mirror, env, problems);
   if (problems.length) throw new ConfigError(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
-  return { host, port, dataDir, publicUrl, logLevel, maxRegularFileSize, uploadIdleTimeoutSeconds, sendIdleTimeoutSeconds, licensePolicy, hardwareProfiles, workers, upstreams, mirror };
+  return { host, port, dataDir, publicUrl, logLevel, maxRegularFileSize, uploadIdleTimeoutSeconds, sendIdleTimeoutSeconds, packLooseObjects, licensePolicy, hardwareProfiles, workers, upstreams, mirror };
 }

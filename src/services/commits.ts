@@ -27,6 +27,7 @@ import {
   ZERO_OID,
   type TreeChange,
 } from "../git/bare-repo.ts";
+import type { ObjectPacker } from "../git/pack-objects.ts";
 import { GitError, runGit } from "../git/run-git.ts";
 import { formatLfsPointer } from "../git/lfs-pointer.ts";
 import { checkRepoPath } from "../lib/repo-paths.ts";
@@ -61,6 +62,7 @@ export function createCommitsService(deps: {
   files: FilesService;
   lfs: LfsService;
   lock: KeyedMutex;
+  objectPacker: ObjectPacker;
   maxRegularFileSize: number;
   clock?: () => Date;
 }) {
@@ -243,6 +245,7 @@ export function createCommitsService(deps: {
           }
           crashPoint("commit-before-ref", deps.dataDir);
           if (await updateRef(dir, `refs/heads/${branch}`, built.commit, head)) {
+            deps.objectPacker.afterWrite(dir); // the commit's objects were written loose
             if (branch === "main") await deps.reposService.refreshListing(repo, built.commit, author.date);
             return { commitOid: built.commit, branch };
           }

@@ -23,6 +23,7 @@ import { createMirrorService } from "./mirror.ts";
 import { createMirrorCache } from "./mirror-cache.ts";
 import { createMirrorTransferService } from "./mirror-transfer.ts";
 import { listRefs, removeStaleRefLocks } from "../git/bare-repo.ts";
+import { createObjectPacker } from "../git/pack-objects.ts";
 
 export type Services = ReturnType<typeof buildServices>;
 
@@ -33,6 +34,12 @@ export function buildServices(config: Config, options: { clock?: () => Date } = 
   const reposStore = createReposStore(db);
   const blobs: BlobStore = createFsBlobStore(path.join(config.dataDir, "lfs"));
   const lock = createKeyedMutex();
+  const objectPacker = createObjectPacker({
+    looseLimit: config.packLooseObjects,
+    onError: (dir, error) => {
+      if (!["silent", "fatal", "error"].includes(config.logLevel)) process.stderr.write(`agora: warning: packing the git objects of ${dir} failed: ${(error as Error).message}\n`);
+    },
+  });
   const accounts = createAccountsService(accountsStore, clock);
   const repos = createReposService({ dataDir: config.dataDir, repos: reposStore, accounts: accountsStore, clock });
   const access = createAccessService({ repos: reposStore, accounts: accountsStore, reposService: repos, clock });
@@ -44,7 +51,7 @@ export function buildServices(config: Config, options: { clock?: () => Date } = 
     return repo ? intelligence.listingColumns(repo, head) : {};
   });
   const lfs = createLfsService({ dataDir: config.dataDir, repos: reposStore, blobs, clock, uploadIdleMs: config.uploadIdleTimeoutSeconds * 1000 });
-  const commits = createCommitsService({ dataDir: config.dataDir, reposService: repos, files, lfs, lock, maxRegularFileSize: config.maxRegularFileSize, clock });
+  const commits = createCommitsService({ dataDir: config.dataDir, reposService: repos, files, lfs, lock, objectPacker, maxRegularFileSize: config.maxRegularFileSize, clock });
 
   const gitPush = createGitPushService({ dataDir: config.dataDir, reposService: repos, repos: reposStore, blobs, maxRegularFileSize: config.maxRegularFileSize });
   const mirrorCache = createMirrorCache({ db, blobs, repos: reposStore, reposService: repos, files, config, clock });
@@ -73,6 +80,8 @@ export function buildServices(config: Config, options: { clock?: () => Date } = 
     mirrorCache,
     /** Air-gapped export and import of a revision (`agora mirror export|import`). */
     mirrorTransfer,
+    /** Packs a repository's loose git objects after writes (git/pack-objects.ts). */
+    objectPacker,
     /** The per-repository write lock shared by API commits, ref changes and git pushes. */
     lock,
     clock,
@@ -99,6 +108,7 @@ export function buildServices(config: Config, options: { clock?: () => Date } = 
       return fixed;
     },
     async close(): Promise<void> {
+      await objectPacker.idle(); // a repack in progress finishes: its files are git's to clean up, not ours
       await mirrorCache.close();
       await db.destroy();
     },

@@ -41,6 +41,7 @@ export async function gitReceivePackRoute(ctx: RepoRouteContext) {
         try {
           const after = (await listRefs(dir)).branches.get("main");
           if (after && after !== before) await ctx.services.repos.refreshListing(repo, after);
+          ctx.services.objectPacker.afterWrite(dir); // a small push is unpacked into loose objects
         } finally {
           push.end();
           release();
