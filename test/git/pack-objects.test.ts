@@ -4,7 +4,7 @@
 // complains about, an object a commit still needs dropped with an old pack — or, without
 // packing, clones of an active repository getting slower with every commit.
 
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
@@ -19,12 +19,17 @@ async function gitIn(dir: string, args: string[], input?: string): Promise<strin
   return (await runGit(dir, args, { input })).stdout.toString("utf8").trim();
 }
 
-test("API commits past the limit leave their objects packed; clones, old revisions and fsck are intact", async (t) => {
+/** A hub that packs at 12 loose objects, alice's token, and a new repository of hers with its directory. */
+async function hubWithRepo(t: TestContext, name: string) {
   const hub = await startHub(t, { env: { AGORA_PACK_LOOSE_OBJECTS: "12" } });
   const token = await hub.token("alice");
-  const id = await createRepo(hub.url, token, { name: "busy" });
-  const row = (await hub.services.reposStore.find("model", "alice", "busy"))!;
-  const dir = hub.services.repos.repoDir(row);
+  const id = await createRepo(hub.url, token, { name });
+  const dir = hub.services.repos.repoDir((await hub.services.reposStore.find("model", "alice", name))!);
+  return { hub, token, id, dir };
+}
+
+test("API commits past the limit leave their objects packed; clones, old revisions and fsck are intact", async (t) => {
+  const { hub, token, id, dir } = await hubWithRepo(t, "busy");
 
   const versions: { commit: string; content: string }[] = [];
   for (let i = 0; i < 8; i++) {
@@ -52,11 +57,7 @@ test("API commits past the limit leave their objects packed; clones, old revisio
 });
 
 test("unreachable loose objects do not make every commit repack", async (t) => {
-  const hub = await startHub(t, { env: { AGORA_PACK_LOOSE_OBJECTS: "12" } });
-  const token = await hub.token("alice");
-  const id = await createRepo(hub.url, token, { name: "refused" });
-  const row = (await hub.services.reposStore.find("model", "alice", "refused"))!;
-  const dir = hub.services.repos.repoDir(row);
+  const { hub, token, id, dir } = await hubWithRepo(t, "refused");
   // 30 objects no ref reaches (as a refused commit leaves them): a repack keeps them loose.
   await gitIn(dir, ["hash-object", "-w", "--stdin-paths"], Array.from({ length: 30 }, (_, i) => writeTemp(t, `orphan ${i}`)).join("\n") + "\n");
 
