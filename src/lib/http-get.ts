@@ -9,7 +9,6 @@
 // (see below); one that breaks mid-body is the caller's failure to handle.
 
 import type { Readable } from "node:stream";
-import { request } from "undici";
 
 export interface HttpGetResponse {
   readonly status: number;
@@ -33,6 +32,9 @@ export interface HttpGetResponse {
 const BROKEN_BEFORE_ANSWER = new Set(["UND_ERR_SOCKET", "ECONNRESET", "EPIPE"]);
 
 export async function httpGet(url: string, options: { headers: Record<string, string>; signal: AbortSignal }): Promise<HttpGetResponse> {
+  // Imported on first use: only a hub with upstreams needs it, and loading it costs every
+  // `agora` command ~0.15 s of start-up.
+  const { request } = await import("undici");
   const send = () => request(url, { method: "GET", headers: options.headers, signal: options.signal });
   let answer: Awaited<ReturnType<typeof send>>;
   try {
