@@ -55,7 +55,7 @@ export function buildServices(config: Config, options: { clock?: () => Date } = 
 
   const gitPush = createGitPushService({ dataDir: config.dataDir, reposService: repos, repos: reposStore, blobs, maxRegularFileSize: config.maxRegularFileSize });
   const mirrorCache = createMirrorCache({ db, blobs, repos: reposStore, reposService: repos, files, config, clock });
-  const mirror = createMirrorService({ config, db, repos: reposStore, accounts: accountsStore, reposService: repos, blobs, cache: mirrorCache, aliases: createRepoAliasesStore(db), clock });
+  const mirror = createMirrorService({ config, db, repos: reposStore, accounts: accountsStore, reposService: repos, blobs, cache: mirrorCache, objectPacker, aliases: createRepoAliasesStore(db), clock });
   // A mirrored model's safetensors headers are read by byte ranges from its upstream until the objects are fetched.
   files.setRemoteRangeReader((repo, commit, file, start, end) => mirror.readRange(repo, commit, file.path, file.lfs!, { start, end }));
   const mirrorTransfer = createMirrorTransferService({ config, reposService: repos, repos: reposStore, files, blobs, mirror, licensePolicy, clock });

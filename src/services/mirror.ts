@@ -44,6 +44,7 @@ import type { RepoAliasesStore } from "../db/repo-aliases-store.ts";
 import { httpGet, type HttpGetResponse } from "../lib/http-get.ts";
 import { commitExists, COMMIT_OID, initBareRepo, listRefs, readSnapshot, removeRepoDir } from "../git/bare-repo.ts";
 import { fetchFromUpstream, FetchTimeoutError } from "../git/fetch-upstream.ts";
+import type { ObjectPacker } from "../git/pack-objects.ts";
 import { newRepoRow, parseRepoId, repoFullId, type Repo, type ReposService } from "./repos.ts";
 import type { LfsBatchResult } from "./lfs.ts";
 import type { MirrorCache } from "./mirror-cache.ts";
@@ -77,6 +78,8 @@ export function createMirrorService(deps: {
   aliases: RepoAliasesStore;
   /** Told of every object published, for its size limit (services/mirror-cache.ts). */
   cache?: Pick<MirrorCache, "afterPublish">;
+  /** Told of every fetch: a fetch of a few commits leaves loose git objects (git/pack-objects.ts). */
+  objectPacker?: Pick<ObjectPacker, "afterWrite">;
   clock?: () => Date;
 }) {
   const clock = deps.clock ?? (() => new Date());
@@ -151,6 +154,7 @@ export function createMirrorService(deps: {
 
   /** Moves the row's bookkeeping after a successful fetch; recomputes the listing when main moved. */
   async function afterFetch(row: Repo): Promise<void> {
+    deps.objectPacker?.afterWrite(deps.reposService.repoDir(row));
     const head = (await listRefs(deps.reposService.repoDir(row))).branches.get("main") ?? null;
     await deps.repos.update(row.id, { refs_fetched_at: clock().toISOString() });
     if (head && head !== row.head_sha) await deps.reposService.refreshListing(row, head);

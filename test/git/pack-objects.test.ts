@@ -72,6 +72,33 @@ test("unreachable loose objects do not make every commit repack", async (t) => {
   assert.equal((await countObjects(dir)).packs, 1, "two more commits (8 objects) stay under the limit counted from what the last repack left");
 });
 
+test("a mirror's fetches of a few commits at a time are packed too", async (t) => {
+  const upstream = await startHub(t);
+  const token = await upstream.token("alice");
+  const id = await createRepo(upstream.url, token, { name: "upstream-busy" });
+  await commitFiles(upstream.url, token, id, [{ path: "README.md", content: "# busy\n" }]);
+  // Every read revalidates (max age 0), so each upstream commit arrives by a fetch of its own.
+  const mirror = await startHub(t, { env: { AGORA_UPSTREAM: upstream.url, AGORA_MIRROR_MAX_AGE: "0", AGORA_PACK_LOOSE_OBJECTS: "12" } });
+  const info = async () => (await (await fetch(`${mirror.url}/api/models/${id}`)).json()) as { sha: string };
+  await info();
+  const dir = mirror.services.repos.repoDir((await mirror.services.reposStore.find("model", "alice", "upstream-busy"))!);
+
+  let head = "";
+  for (let i = 0; i < 6; i++) {
+    head = await commitFiles(upstream.url, token, id, [{ path: `log/${i}.txt`, content: `entry ${i}\n` }]);
+    assert.equal((await info()).sha, head, "the mirror followed the upstream");
+  }
+  await mirror.services.objectPacker.idle();
+  const counts = await countObjects(dir);
+  assert.ok(counts.packs >= 1 && counts.loose < 12, `the fetched objects were packed: ${JSON.stringify(counts)}`);
+  await gitIn(dir, ["fsck", "--strict", "--no-dangling"]);
+  const clone = path.join(tempDir(t), "mirrored");
+  const user = await gitUser(t);
+  await user.ok(["clone", "--quiet", `${mirror.url}/${id}`, clone]);
+  assert.equal(await user.ok(["rev-parse", "HEAD"], { cwd: clone }), head);
+  assert.equal(fs.readFileSync(path.join(clone, "log", "5.txt"), "utf8"), "entry 5\n");
+});
+
 test("folding the packs into one keeps objects that only an old pack held (a commit being written may need them)", async (t) => {
   const dir = path.join(tempDir(t), "fold.git");
   await gitIn(dir, ["init", "--quiet", "--bare", dir]);
