@@ -34,11 +34,15 @@ export function buildServices(config: Config, options: { clock?: () => Date } = 
   const reposStore = createReposStore(db);
   const blobs: BlobStore = createFsBlobStore(path.join(config.dataDir, "lfs"));
   const lock = createKeyedMutex();
+  // Failures of work done off the request (cache upkeep, repacks): no request log to go to.
+  const log = {
+    warn(message: string) {
+      if (!["silent", "fatal", "error"].includes(config.logLevel)) process.stderr.write(`agora: warning: ${message}\n`);
+    },
+  };
   const objectPacker = createObjectPacker({
     looseLimit: config.packLooseObjects,
-    onError: (dir, error) => {
-      if (!["silent", "fatal", "error"].includes(config.logLevel)) process.stderr.write(`agora: warning: packing the git objects of ${dir} failed: ${(error as Error).message}\n`);
-    },
+    onError: (dir, error) => log.warn(`packing the git objects of ${dir} failed: ${(error as Error).message}`),
   });
   const accounts = createAccountsService(accountsStore, clock);
   const repos = createReposService({ dataDir: config.dataDir, repos: reposStore, accounts: accountsStore, clock });
@@ -54,7 +58,7 @@ export function buildServices(config: Config, options: { clock?: () => Date } = 
   const commits = createCommitsService({ dataDir: config.dataDir, reposService: repos, files, lfs, lock, objectPacker, maxRegularFileSize: config.maxRegularFileSize, clock });
 
   const gitPush = createGitPushService({ dataDir: config.dataDir, reposService: repos, repos: reposStore, blobs, maxRegularFileSize: config.maxRegularFileSize });
-  const mirrorCache = createMirrorCache({ db, blobs, repos: reposStore, reposService: repos, files, config, clock });
+  const mirrorCache = createMirrorCache({ db, blobs, repos: reposStore, reposService: repos, files, config, clock, log });
   const mirror = createMirrorService({ config, db, repos: reposStore, accounts: accountsStore, reposService: repos, blobs, cache: mirrorCache, objectPacker, aliases: createRepoAliasesStore(db), clock });
   // A mirrored model's safetensors headers are read by byte ranges from its upstream until the objects are fetched.
   files.setRemoteRangeReader((repo, commit, file, start, end) => mirror.readRange(repo, commit, file.path, file.lfs!, { start, end }));

@@ -53,6 +53,7 @@ export type MirrorCacheStatus = {
   pins: PinnedRevision[];
 };
 
+/** Where the cache's background failures are reported (services/index.ts: stderr unless the log level hides warnings). */
 type Logger = { warn(message: string): void };
 
 export function createMirrorCache(deps: {
@@ -63,17 +64,13 @@ export function createMirrorCache(deps: {
   files: FilesService;
   config: Config;
   clock?: () => Date;
-  log?: Logger;
+  log: Logger;
 }) {
   const clock = deps.clock ?? (() => new Date());
   const store = createMirrorCacheStore(deps.db, deps.config.upstreams.map((u) => u.url));
   const limit = deps.config.mirror.cacheMaxBytes;
   const enabled = deps.config.upstreams.length > 0;
-  const log: Logger = deps.log ?? {
-    warn: (message) => {
-      if (!["silent", "fatal", "error"].includes(deps.config.logLevel)) process.stderr.write(`agora: warning: ${message}\n`);
-    },
-  };
+  const { log } = deps;
 
   /** oid → last use by this process (ms) and the time last written to the database. */
   const uses = new Map<string, { at: number; written: number }>();
