@@ -18,6 +18,7 @@
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { Readable } from "node:stream";
 import type { FastifyReply } from "fastify";
 import { loadSendfile, startSendfileJob, type Sendfile, type SendfileJob } from "../lib/sendfile.ts";
 import type { GrowingFile } from "../services/mirror-flight.ts";
@@ -53,12 +54,16 @@ export async function sendFileRange(reply: FastifyReply, file: string, start: nu
 }
 
 /**
- * Sends bytes `start`..`end` of a file still being written, each once `growing.ready` allows it;
- * when `ready` rejects (the fetch behind it failed) the response is cut. Closes `growing`.
+ * Sends what the mirror answered for an object it is fetching (services/mirror.ts `openLfs`): a
+ * stream, or the whole object of `size` bytes from its staging file, each byte once
+ * `growing.ready` allows it; when `ready` rejects (the fetch behind it failed) the response is
+ * cut. Closes `growing`.
  */
-export async function sendGrowingFile(reply: FastifyReply, growing: GrowingFile, start: number, end: number, name: string): Promise<void> {
+export async function sendFromUpstream(reply: FastifyReply, fetched: { growing: GrowingFile } | { stream: Readable }, size: number, name: string): Promise<FastifyReply | void> {
+  if ("stream" in fetched) return reply.send(fetched.stream);
+  const { growing } = fetched;
   try {
-    await sendSource(reply, { fd: growing.fd, name, ready: (position) => growing.ready(position) }, start, end);
+    await sendSource(reply, { fd: growing.fd, name: `${name} (arriving from the upstream)`, ready: (position) => growing.ready(position) }, 0, size - 1);
   } finally {
     await growing.close();
   }

@@ -7,7 +7,7 @@ import { AgoraError } from "../../errors.ts";
 import type { Services } from "../../services/index.ts";
 import { baseUrlOf, parseQuery } from "../route-context.ts";
 import { parseRange } from "./resolve-file.ts";
-import { sendFileRange, sendGrowingFile } from "../send-file.ts";
+import { sendFileRange, sendFromUpstream } from "../send-file.ts";
 
 export async function lfsDownloadRoute(request: FastifyRequest, reply: FastifyReply, services: Services) {
   const { oid } = request.params as { oid: string };
@@ -35,10 +35,7 @@ export async function lfsDownloadRoute(request: FastifyRequest, reply: FastifyRe
   reply.header("ETag", `"${oid}"`);
   if (range) reply.code(206).header("Content-Range", `bytes ${range.start}-${range.end}/${size}`);
   reply.header("Content-Length", String(range ? range.end - range.start + 1 : size));
-  if (fetched && fetched !== "stored") {
-    if ("growing" in fetched) return sendGrowingFile(reply, fetched.growing, 0, size - 1, `LFS object ${oid} (arriving from the upstream)`);
-    return reply.send(fetched.stream);
-  }
+  if (fetched && fetched !== "stored") return sendFromUpstream(reply, fetched, size, `LFS object ${oid}`);
   if (size > 0 && services.blobs.localPath) return sendFileRange(reply, services.blobs.localPath(oid), range ? range.start : 0, range ? range.end : size - 1);
   return reply.send(size === 0 ? "" : services.blobs.createReadStream(oid, range));
 }

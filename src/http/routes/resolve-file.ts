@@ -7,7 +7,7 @@ import { AgoraError } from "../../errors.ts";
 import { parseBooleanParam } from "../../lib/booleans.ts";
 import { checkRepoPath } from "../../lib/repo-paths.ts";
 import { queryValue, type RepoRouteContext } from "../route-context.ts";
-import { sendFileRange, sendGrowingFile } from "../send-file.ts";
+import { sendFileRange, sendFromUpstream } from "../send-file.ts";
 
 type ByteRange = { start: number; end: number };
 
@@ -110,8 +110,7 @@ export async function resolveFileRoute({ services, caller, match, request, reply
   if (lfs && repo.mirrored && (await services.blobs.stat(lfs.oid))?.size !== lfs.size) {
     // Not fetched from the upstream yet (services/mirror.ts); undefined: another request just stored it.
     const fetched = await services.mirror.openLfs(repo, commit, path, lfs, range);
-    if (fetched && "growing" in fetched) return sendGrowingFile(reply, fetched.growing, 0, size - 1, `${path} (arriving from the upstream)`);
-    if (fetched) return reply.send(fetched.stream);
+    if (fetched) return sendFromUpstream(reply, fetched, size, path);
   }
   const file = lfs ? await services.files.lfsLocalPath(entry) : undefined;
   if (file) return sendFileRange(reply, file, range ? range.start : 0, range ? range.end : size - 1);
