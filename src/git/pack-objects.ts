@@ -1,11 +1,11 @@
 // Keeps a repository's objects packed.
 //
 // Why: each API commit writes its blobs, trees and commit as loose objects (one file each), a small
-// push or mirror fetch is unpacked into loose objects too, and Agora's repositories have gc.auto off (a `git gc`
-// started by git inside a request would run for as long as it likes). Every clone and fetch pays
-// for loose objects: with 3,000 one-file commits (9,000 loose objects) a clone through Agora took
-// 0.72–1.14 s, and 0.15 s once they were packed (BENCHMARKS.md). So after each write `afterWrite`
-// looks at the counts, off the request, and:
+// push or mirror fetch is unpacked into loose objects too, and Agora's repositories have gc.auto
+// off (a `git gc` started by git inside a request would run for as long as it likes). Every clone
+// and fetch pays for loose objects: with 3,000 one-file commits (9,000 loose objects) a clone
+// through Agora took 0.72–1.14 s, and 0.15 s once they were packed (BENCHMARKS.md). So after each
+// write `afterWrite` looks at the counts, off the request, and:
 // - packs the reachable loose objects into a new pack (`git repack -d`) once `looseLimit` more
 //   have appeared since the last look that packed (unreachable ones — a refused commit's — stay
 //   loose and would otherwise trigger a repack after every write);
