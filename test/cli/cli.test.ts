@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { tempDir } from "../helpers/server.ts";
+import { deferCleanup, tempDir } from "../helpers/server.ts";
 import { runAgora as agora, serveProcess } from "../helpers/serve-process.ts";
 
 test("token create prints an hf_ token, list shows it without the secret, revoke makes it unusable", async (t) => {
@@ -23,7 +23,7 @@ test("token create prints an hf_ token, list shows it without the secret, revoke
   assert.deepEqual([user, name, role, expires, status], ["carol", "laptop", "read", "never", "active"]);
 
   const server = serveProcess(data);
-  t.after(() => server.child.kill("SIGKILL"));
+  deferCleanup(t, () => server.child.kill("SIGKILL"));
   const url = await server.url;
   const who = await fetch(`${url}/api/whoami-v2`, { headers: { authorization: `Bearer ${token}` } });
   assert.equal(who.status, 200);
@@ -60,7 +60,7 @@ test("org create, add-member and remove-member change who may write into the org
   assert.deepEqual(agora(["org", "members", "acme", "--data", data]).stdout.split("\n"), ["mike\twrite", "olga\tadmin"]);
 
   const server = serveProcess(data);
-  t.after(() => server.child.kill("SIGKILL"));
+  deferCleanup(t, () => server.child.kill("SIGKILL"));
   const url = await server.url;
   const create = (token: string, name: string) =>
     fetch(`${url}/api/repos/create`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ name, organization: "acme", private: true }) });
@@ -87,7 +87,7 @@ test("access grant, list and revoke control a manual gated repository", async (t
   const reader = agora(["token", "create", "--user", "rob", "--role", "read", "--data", data]).stdout;
   assert.equal(agora(["repo", "create", "gina/gated", "--gated", "manual", "--data", data]).code, 0);
   const server = serveProcess(data);
-  t.after(() => server.child.kill("SIGKILL"));
+  deferCleanup(t, () => server.child.kill("SIGKILL"));
   const url = await server.url;
   const get = (token: string) => fetch(`${url}/gina/gated/resolve/main/.gitattributes`, { headers: { authorization: `Bearer ${token}` } });
   assert.equal((await get(owner)).status, 200);
@@ -106,7 +106,7 @@ test("repo create allows one-segment legacy ids that the API serves", async (t) 
   const data = tempDir(t);
   assert.equal(agora(["repo", "create", "gpt2", "--data", data]).code, 0);
   const server = serveProcess(data);
-  t.after(() => server.child.kill("SIGKILL"));
+  deferCleanup(t, () => server.child.kill("SIGKILL"));
   const url = await server.url;
   const info = await fetch(`${url}/api/models/gpt2`);
   assert.equal(info.status, 200);
@@ -142,7 +142,7 @@ test("serve takes settings from a config file, and SIGTERM shuts it down cleanly
   const file = path.join(data, "agora.yaml");
   fs.writeFileSync(file, `data: ${JSON.stringify(path.join(data, "store"))}\nlogLevel: warn\n`);
   const server = serveProcess(data, { args: ["--config", file] });
-  t.after(() => server.child.kill("SIGKILL"));
+  deferCleanup(t, () => server.child.kill("SIGKILL"));
   const url = await server.url;
   // the flag --data given by serve() wins over the file's `data`
   assert.ok(fs.existsSync(path.join(data, "agora.sqlite")));

@@ -4,7 +4,7 @@
 // info, tree, download → delete a file → branch → delete the repository.
 // Bytes are always compared by SHA-256 against what was uploaded.
 
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
@@ -29,22 +29,13 @@ import {
   whoAmI,
   type ListFileEntry,
 } from "@huggingface/hub";
-import { startHub, tempDir, type TestHub } from "../helpers/server.ts";
+import { startHub, suiteScope, tempDir, type TestHub } from "../helpers/server.ts";
 
 /** 200 MiB plus a few bytes, so the size is not a multiple of any chunk size. */
 const BIG_SIZE = 200 * 1024 * 1024 + 7;
 const USER = "alice";
 
 type Kind = "model" | "dataset";
-
-/** Cleanup hooks for a describe block, in the shape startHub/tempDir expect. */
-function suiteScope() {
-  const cleanups: Array<() => unknown> = [];
-  after(async () => {
-    for (const fn of cleanups.reverse()) await fn();
-  });
-  return { after: (fn: () => unknown) => void cleanups.push(fn) };
-}
 
 function sha256(bytes: Uint8Array | string): string {
   return createHash("sha256").update(bytes).digest("hex");

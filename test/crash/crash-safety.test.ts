@@ -13,7 +13,7 @@ import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { tempDir } from "../helpers/server.ts";
+import { deferCleanup, tempDir } from "../helpers/server.ts";
 import { loadConfig } from "../../src/config/config.ts";
 import { buildServices } from "../../src/services/index.ts";
 import { commitBody, commitFiles, createRepo, gitBlobSha1, lfsPointer, sha256, uploadLfsObjects, type CommitFile } from "../helpers/hub-http.ts";
@@ -52,7 +52,7 @@ async function spawnHub(t: TestContext, dataDir: string, env: Record<string, str
   child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
   const hub: ChildHub = { url: "", child, exited, output: () => output };
-  t.after(() => killHub(hub));
+  deferCleanup(t, () => killHub(hub));
   hub.url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`agora serve did not start within ${STARTUP_TIMEOUT_MS} ms:\n${output}`)), STARTUP_TIMEOUT_MS);
     const onData = () => {

@@ -52,7 +52,7 @@ export function runProcess(command: string, args: string[], options: { cwd?: str
  * A git client with its own HOME. With `token`, a credential helper answers every credential
  * request with it; without one, git has no way to get credentials (an anonymous user).
  */
-export async function gitUser(t: { after: (fn: () => void) => void }, options: { token?: string; name?: string } = {}): Promise<GitUser> {
+export async function gitUser(t: { after: (fn: () => unknown) => void }, options: { token?: string; name?: string } = {}): Promise<GitUser> {
   const home = tempDir(t, "agora-git-home-");
   const configFile = path.join(home, ".gitconfig");
   const name = options.name ?? "Test User";

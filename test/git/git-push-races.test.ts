@@ -14,7 +14,7 @@ import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startHub, tempDir, type TestHub } from "../helpers/server.ts";
+import { deferCleanup, startHub, tempDir, type TestHub } from "../helpers/server.ts";
 import { apiRepoPath, commitBody, commitFiles, createRepo, repoInfo, sha256 } from "../helpers/hub-http.ts";
 import { apiHead, gitUser, historyIds, treeDigests, writeFile, type GitResult, type GitUser } from "./git-client.ts";
 
@@ -74,7 +74,7 @@ async function setup(t: TestContext, name: string) {
   await alice.ok(["clone", `${hub.url}/${repoId}`, dir]);
   const gate = path.join(tempDir(t), "push-gate");
   process.env.AGORA_TEST_PUSH_GATE = gate;
-  t.after(() => {
+  deferCleanup(t, () => {
     fs.rmSync(gate, { force: true });
     delete process.env.AGORA_TEST_PUSH_GATE;
   });
@@ -181,7 +181,7 @@ test("a push built on an old head after an API commit is refused as non-fast-for
  * A loopback HTTP proxy in front of the hub that runs `beforeReceivePack` when git's push POST
  * arrives, after git has read the ref advertisement and built its pack.
  */
-async function proxyWithHook(t: { after: (fn: () => Promise<void>) => void }, target: string, beforeReceivePack: () => Promise<void>): Promise<string> {
+async function proxyWithHook(t: { after: (fn: () => unknown) => void }, target: string, beforeReceivePack: () => Promise<void>): Promise<string> {
   const upstream = new URL(target);
   const server = http.createServer((request, response) => {
     void (async () => {
@@ -198,7 +198,7 @@ async function proxyWithHook(t: { after: (fn: () => Promise<void>) => void }, ta
     })().catch(() => response.destroy());
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  deferCleanup(t, () => new Promise<void>((resolve) => server.close(() => resolve())));
   const { port } = server.address() as { port: number };
   return `http://127.0.0.1:${port}`;
 }

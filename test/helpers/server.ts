@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { after, type TestContext } from "node:test";
+import { after } from "node:test";
 import { loadConfig } from "../../src/config/config.ts";
 import { buildServices, type Services } from "../../src/services/index.ts";
 import { buildApp } from "../../src/http/app.ts";
@@ -18,13 +18,45 @@ export type TestHub = {
   close(): Promise<void>;
 };
 
-export function tempDir(t: { after: (fn: () => void) => void }, prefix = "agora-test-"): string {
+type CleanupScope = { after: (fn: () => unknown) => void };
+
+const cleanupStacks = new WeakMap<CleanupScope, Array<() => unknown>>();
+
+/**
+ * Runs `fn` after the test, in reverse order of registration, like a stack of `defer`s: a hub
+ * started on a temp directory is closed before the directory is removed. node:test runs `t.after`
+ * hooks in the order they were added, which would remove the directory first, under a hub that
+ * may still be packing objects into it; and a failing hook would skip the close, leaving the
+ * hub listening and the test process alive. Every cleanup runs; the first failure is rethrown.
+ */
+export function deferCleanup(t: CleanupScope, fn: () => unknown): void {
+  let stack = cleanupStacks.get(t);
+  if (!stack) {
+    const fns: Array<() => unknown> = [];
+    cleanupStacks.set(t, fns);
+    t.after(async () => {
+      let failure: unknown;
+      for (const cleanup of fns.reverse()) {
+        try {
+          await cleanup();
+        } catch (error) {
+          failure ??= error;
+        }
+      }
+      if (failure !== undefined) throw failure;
+    });
+    stack = fns;
+  }
+  stack.push(fn);
+}
+
+export function tempDir(t: CleanupScope, prefix = "agora-test-"): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  deferCleanup(t, () => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
-export async function startHub(t: Pick<TestContext, "after">, options: { dataDir?: string; env?: Record<string, string> } = {}): Promise<TestHub> {
+export async function startHub(t: CleanupScope, options: { dataDir?: string; env?: Record<string, string> } = {}): Promise<TestHub> {
   const dataDir = options.dataDir ?? tempDir(t);
   const config = loadConfig({ env: { AGORA_DATA: dataDir, AGORA_PORT: "0", AGORA_LOG_LEVEL: "silent", ...options.env } });
   const services = buildServices(config);
@@ -37,7 +69,7 @@ export async function startHub(t: Pick<TestContext, "after">, options: { dataDir
     await app.close();
     await services.close();
   };
-  t.after(close);
+  deferCleanup(t, close);
   return {
     url: address,
     dataDir,

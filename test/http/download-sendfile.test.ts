@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import http from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startHub } from "../helpers/server.ts";
+import { deferCleanup, startHub } from "../helpers/server.ts";
 import { commitFiles, createRepo, patternBytes, sha256 } from "../helpers/hub-http.ts";
 import { loadSendfile, sendfileBytesSent } from "../../src/lib/sendfile.ts";
 
@@ -82,7 +82,7 @@ test("large downloads through sendfile: whole, ranged, slow readers, keep-alive 
 
   await t.test("two downloads on one kept-alive connection both arrive whole", async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    t.after(() => agent.destroy());
+    deferCleanup(t, () => agent.destroy());
     const first = await download(url, { agent });
     const second = await download(url, { agent, range: "bytes=0-2097151" });
     assert.equal(sha256(first.body), sha256(WEIGHTS));

@@ -10,7 +10,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { startHub, tempDir } from "../helpers/server.ts";
+import { deferCleanup, startHub, tempDir } from "../helpers/server.ts";
 import { runAgora as agora, serveProcess } from "../helpers/serve-process.ts";
 import { assertHubError, commitFiles, createBranch, createRepo, patternBytes, sha256 } from "../helpers/hub-http.ts";
 import { apiHead, gitUser, treeDigests, writeFile } from "../git/git-client.ts";
@@ -188,7 +188,7 @@ test("dry-run: git clone with LFS is served byte for byte and one warning per cl
   assert.equal(created.code, 0, created.stderr);
   const token = created.stdout;
   const server = serveProcess(data, { env: { AGORA_LICENSE_POLICY_MODE: "dry-run", AGORA_LICENSE_POLICY_DENY_CLASSES: "non-commercial" } });
-  t.after(() => server.child.kill("SIGKILL"));
+  deferCleanup(t, () => server.child.kill("SIGKILL"));
   const url = await server.url;
   const id = await createRepo(url, token, { name: "nc-dry" });
   await commitFiles(url, token, id, modelFiles("cc-by-nc-4.0"));

@@ -10,7 +10,7 @@ import { downloadFile } from "@huggingface/hub";
 import fs from "node:fs";
 import path from "node:path";
 import { ConfigError, loadConfig } from "../../src/config/config.ts";
-import { startHub, tempDir } from "../helpers/server.ts";
+import { deferCleanup, startHub, tempDir } from "../helpers/server.ts";
 import { runAgora as agora, serveProcess } from "../helpers/serve-process.ts";
 import { assertHubError, commitFiles, createRepo, patternBytes, sha256 } from "../helpers/hub-http.ts";
 
@@ -162,7 +162,7 @@ test("dry-run: a denied license is served (200, same bytes) and the refusal is l
   assert.equal(created.code, 0, created.stderr);
   const token = created.stdout;
   const server = serveProcess(data, { env: { AGORA_LICENSE_POLICY_MODE: "dry-run", AGORA_LICENSE_POLICY_DENY_LICENSES: "llama3.1,gemma" } });
-  t.after(() => server.child.kill("SIGKILL"));
+  deferCleanup(t, () => server.child.kill("SIGKILL"));
   const url = await server.url;
 
   const id = await createRepo(url, token, { name: "llama-dry" });

@@ -11,7 +11,7 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startHub, type TestHub } from "../helpers/server.ts";
+import { deferCleanup, startHub, type TestHub } from "../helpers/server.ts";
 import { commitFiles, createRepo, lfsUploadHrefs, parseRawResponse, patternBytes, rawRequest, sha256, type SocketResponse } from "../helpers/hub-http.ts";
 import { socketReceiveAvailable, splicedBytesReceived } from "../../src/storage/socket-receiver.ts";
 import type { BlobWriter } from "../../src/storage/blob-store.ts";
@@ -177,7 +177,7 @@ test("receiving threads are reserved before a body is taken: at the cap, large u
 
   // Take every receiving thread there is, the way an upload does, through the hub's own store.
   const holders: BlobWriter[] = [];
-  t.after(async () => {
+  deferCleanup(t, async () => {
     for (const writer of holders) await writer.abort(); // a failed assertion must not leave threads reserved
   });
   for (;;) {
@@ -223,7 +223,7 @@ test("with every hashing thread taken, a spliced upload is hashed at commit: the
   const idle = path.join(hub.dataDir, "idle-hash-target");
   fs.writeFileSync(idle, "");
   const held: FileHashJob[] = [];
-  t.after(() => held.forEach((job) => job.cancel()));
+  deferCleanup(t, () => held.forEach((job) => job.cancel()));
   assert.throws(() => {
     for (;;) held.push(hashFileBehindWriter(idle));
   }, /worker threads are busy/);

@@ -15,7 +15,7 @@ import { createRepo, uploadFiles } from "@huggingface/hub";
 import { ConfigError, loadConfig } from "../../src/config/config.ts";
 import { buildServices } from "../../src/services/index.ts";
 import { buildApp } from "../../src/http/app.ts";
-import { startHub, tempDir, type TestHub } from "../helpers/server.ts";
+import { deferCleanup, startHub, tempDir, type TestHub } from "../helpers/server.ts";
 import { AGORA_BIN, runAgoraAsync, serveProcess } from "../helpers/serve-process.ts";
 import { startLoopbackProxy } from "../helpers/loopback-proxy.ts";
 
@@ -43,7 +43,7 @@ async function startMirror(t: TestContext, env: Record<string, string>) {
   const services = buildServices(config, { clock: () => new Date(now) });
   const app = await buildApp(services);
   const url = await app.listen({ port: 0, host: "127.0.0.1" });
-  t.after(async () => {
+  deferCleanup(t, async () => {
     await app.close();
     await services.close();
   });
@@ -80,7 +80,7 @@ test("over the limit, the least recently downloaded object is evicted; it downlo
   const upstream = await startHub(t);
   const { commit, files } = await publish(upstream, await upstream.token("alice"), "alice/lru", ["a.bin", "b.bin", "c.bin", "d.bin"]);
   const proxy = await startCountingProxy(upstream.url);
-  t.after(proxy.close);
+  deferCleanup(t, proxy.close);
   const mirror = await startMirror(t, { AGORA_UPSTREAM: proxy.url, AGORA_MIRROR_CACHE_MAX: "3MiB" });
   const get = async (name: string) => {
     mirror.later();
@@ -118,7 +118,7 @@ test("a signed LFS download URL handed out while its object was cached still ser
   const upstream = await startHub(t);
   const { commit, files } = await publish(upstream, await upstream.token("alice"), "alice/signed", ["a.bin", "b.bin"]);
   const proxy = await startCountingProxy(upstream.url);
-  t.after(proxy.close);
+  deferCleanup(t, proxy.close);
   const mirror = await startMirror(t, { AGORA_UPSTREAM: proxy.url, AGORA_MIRROR_CACHE_MAX: "1MiB" });
   const a = files.get("a.bin")!;
   mirror.later();
@@ -153,7 +153,7 @@ test("a pinned revision survives any pressure and downloads with the upstream st
   const pinned = await publish(upstream, token, "alice/pinned", ["p1.bin", "p2.bin"]);
   const other = await publish(upstream, token, "alice/other", ["o1.bin", "o2.bin", "o3.bin", "o4.bin"]);
   const proxy = await startCountingProxy(upstream.url);
-  t.after(proxy.close);
+  deferCleanup(t, proxy.close);
   const env = { AGORA_UPSTREAM: proxy.url, AGORA_MIRROR_CACHE_MAX: "3MiB" };
   const mirror = await startMirror(t, env);
   const cli = (args: string[]) => runAgoraAsync([...args, "--data", mirror.dataDir], env);
@@ -235,7 +235,7 @@ test("an object the mirror fetched and a local repository then uploaded is never
   const upstream = await startHub(t);
   const { commit, files } = await publish(upstream, await upstream.token("alice"), "alice/shared", ["s.bin", "x1.bin", "x2.bin", "x3.bin"]);
   const proxy = await startCountingProxy(upstream.url);
-  t.after(proxy.close);
+  deferCleanup(t, proxy.close);
   const mirror = await startMirror(t, { AGORA_UPSTREAM: proxy.url, AGORA_MIRROR_CACHE_MAX: "2MiB" });
   const get = async (name: string) => {
     mirror.later();
@@ -267,7 +267,7 @@ test("objects of a mirror whose upstream is not configured here (imported, or up
   const kept = await publish(upstream, token, "alice/orphaned", ["o.bin"]);
   const other = await publish(upstream, token, "alice/other", ["y1.bin", "y2.bin", "y3.bin"]);
   const proxy = await startCountingProxy(upstream.url);
-  t.after(proxy.close);
+  deferCleanup(t, proxy.close);
   const mirror = await startMirror(t, { AGORA_UPSTREAM: proxy.url, AGORA_MIRROR_CACHE_MAX: "2MiB" });
   const get = async (repo: string, commit: string, name: string, bytes: Buffer) => {
     mirror.later();
@@ -299,7 +299,7 @@ test("a limit lowered while the mirror was stopped is applied when `agora serve`
 
   // Without a limit, the mirror keeps everything it fetched (in the order a, b, c).
   const unlimited = serveProcess(dataDir, { env: { AGORA_UPSTREAM: upstream.url } });
-  t.after(() => unlimited.child.kill("SIGKILL"));
+  deferCleanup(t, () => unlimited.child.kill("SIGKILL"));
   for (const name of names) await downloadFrom(await unlimited.url, name);
   unlimited.child.kill("SIGTERM");
   await unlimited.exited;
@@ -308,7 +308,7 @@ test("a limit lowered while the mirror was stopped is applied when `agora serve`
   // Restarted with room for one object: the start-up pass evicts the two least recently used,
   // before any download asks for anything.
   const limited = serveProcess(dataDir, { env: { AGORA_UPSTREAM: upstream.url, AGORA_MIRROR_CACHE_MAX: "1MiB" } });
-  t.after(() => limited.child.kill("SIGKILL"));
+  deferCleanup(t, () => limited.child.kill("SIGKILL"));
   const url = await limited.url;
   for (let waited = 0; !/mirror cache: evicted/.test(limited.output()); waited += 50) {
     assert.ok(waited < 60_000, `no start-up eviction reported: ${limited.output()}`);
