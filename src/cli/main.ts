@@ -11,6 +11,7 @@ import { formatPolicyCheck, policyCheck } from "./policy-check.ts";
 import { mirrorPrefetch, mirrorStatus } from "./mirror.ts";
 import { mirrorPin, mirrorUnpin } from "./mirror-cache.ts";
 import { mirrorExport, mirrorImport } from "./mirror-transfer.ts";
+import { DEFAULT_OLDER_THAN, gc } from "./gc.ts";
 
 const USAGE = `Usage: agora <command> [options]
 
@@ -52,6 +53,10 @@ Commands:
   mirror import FILE                     verify an archive from \`mirror export\` and add it here as a read-only mirror
   fit --list-hardware [--hardware-file FILE]
                                          the hardware profiles (built-in, and the hardwareProfiles file's)
+  gc [--older-than DURATION] [--dry-run] [--json]
+                                         delete LFS objects no repository references (a deleted repository's) and
+                                         unreachable git objects, last written over DURATION ago (default ${DEFAULT_OLDER_THAN};
+                                         units s, m, h, d); safe while the hub runs
 
 Every command accepts --data DIR and --config FILE. Repositories are "ns/name" for models and
 "datasets/ns/name" (or --type dataset) for datasets.`;
@@ -129,6 +134,9 @@ export async function main(argv: string[]): Promise<number> {
       revision: { type: "string" },
       json: { type: "boolean" },
       "ignore-license-policy": { type: "boolean" },
+      // agora gc
+      "older-than": { type: "string" },
+      "dry-run": { type: "boolean" },
       // agora fit
       hardware: { type: "string" },
       "hardware-file": { type: "string" },
@@ -250,6 +258,9 @@ export async function main(argv: string[]): Promise<number> {
         }
         return mirrorPrefetch(s, { type, id, rev: at > 0 ? spec.slice(at + 1) : "main" }, (flags.include as string[] | undefined) ?? [], out);
       });
+    case "gc":
+      if (sub) throw new AgoraError("BadRequest", `gc takes no argument (got ${sub})`);
+      return withServices(flags, (s) => gc(s, { olderThan: flags["older-than"] as string | undefined, dryRun: flags["dry-run"] === true, json: flags.json === true }, out));
     case "inspect":
       return inspect(requireArg(positionals, 1, "path to a model file or folder"), { json: flags.json === true }, out, (line) => console.error(line));
     case "fit": {

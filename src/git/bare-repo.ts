@@ -155,6 +155,33 @@ async function readSmallBlobs(dir: string, oids: string[]): Promise<Map<string, 
   return result;
 }
 
+/** Blobs read per `cat-file --batch` call by lfsOidsInObjectDatabase: bounds memory (≤ 1 KiB each). */
+const POINTER_SCAN_BATCH = 10_000;
+/** The `oid` line of a pointer alone is 76 bytes: a smaller blob names no LFS object. */
+const MIN_POINTER_SCAN_SIZE = 76;
+
+/**
+ * Every LFS object named by a pointer-sized blob anywhere in the repository's object database:
+ * reachable or not, on any ref or none. Lenient on purpose — any line `oid sha256:<64 hex>`
+ * counts, even in a blob that is not a well-formed pointer — because garbage collection keeps
+ * what this answers, and must never delete an object some commit may name.
+ */
+export async function lfsOidsInObjectDatabase(dir: string): Promise<Set<string>> {
+  const { stdout } = await runGit(dir, ["cat-file", "--batch-all-objects", "--unordered", "--batch-check=%(objecttype) %(objectsize) %(objectname)"]);
+  const candidates: string[] = [];
+  for (const line of stdout.toString("utf8").split("\n")) {
+    const [type, size, oid] = line.split(" ");
+    if (type === "blob" && Number(size) >= MIN_POINTER_SCAN_SIZE && Number(size) <= MAX_POINTER_SIZE) candidates.push(oid);
+  }
+  const named = new Set<string>();
+  for (let i = 0; i < candidates.length; i += POINTER_SCAN_BATCH) {
+    for (const content of (await readSmallBlobs(dir, candidates.slice(i, i + POINTER_SCAN_BATCH))).values()) {
+      for (const match of content.toString("latin1").matchAll(/^oid sha256:([0-9a-f]{64})\s*$/gm)) named.add(match[1]);
+    }
+  }
+  return named;
+}
+
 export async function readBlob(dir: string, oid: string): Promise<Buffer> {
   const { stdout } = await runGit(dir, ["cat-file", "blob", oid]);
   return stdout;

@@ -1,4 +1,5 @@
-// Keeps a repository's objects packed.
+// Keeps a repository's objects packed (createObjectPacker), and deletes its unreachable ones on
+// request (pruneUnreachable, for `agora gc`).
 //
 // Why: each API commit writes its blobs, trees and commit as loose objects (one file each), a small
 // push or mirror fetch is unpacked into loose objects too, and Agora's repositories have gc.auto
@@ -60,3 +61,21 @@ export async function countObjects(dir: string): Promise<{ loose: number; packs:
   const fields = new Map(stdout.toString("utf8").split("\n").map((line) => line.split(": ") as [string, string]));
   return { loose: Number(fields.get("count") ?? 0), packs: Number(fields.get("packs") ?? 0) };
 }
+
+/**
+ * Deletes a repository's unreachable git objects last written before `before` (for `agora gc`),
+ * as `git gc` would: `git repack -A -d` folds the packs into one and turns the unreachable objects
+ * they held into loose objects carrying their pack's time, then `git prune --expire` deletes the
+ * unreachable loose objects older than `before`. The age is the safety margin for writes in
+ * progress: a commit being built writes objects that are unreachable until its ref moves, and git
+ * refreshes the time of an object it is asked to write again. With `dryRun` nothing is changed and
+ * only loose objects are counted. Answers the number of objects deleted (or that would be).
+ */
+export async function pruneUnreachable(dir: string, before: Date, dryRun: boolean): Promise<number> {
+  const expire = `--expire=${before.toISOString()}`;
+  if (dryRun) return countLines((await runGit(dir, ["prune", "-n", expire])).stdout);
+  if ((await countObjects(dir)).packs > 0) await runGit(dir, ["repack", "-A", "-d", "-q"]);
+  return countLines((await runGit(dir, ["prune", "-v", expire])).stdout);
+}
+
+const countLines = (stdout: Buffer) => stdout.toString("utf8").split("\n").filter(Boolean).length;

@@ -22,6 +22,7 @@ import { createIntelligenceService } from "./intelligence.ts";
 import { createMirrorService } from "./mirror.ts";
 import { createMirrorCache } from "./mirror-cache.ts";
 import { createMirrorTransferService } from "./mirror-transfer.ts";
+import { createGarbageCollector } from "./garbage-collector.ts";
 import { listRefs, removeStaleRefLocks } from "../git/bare-repo.ts";
 import { createObjectPacker } from "../git/pack-objects.ts";
 
@@ -63,6 +64,7 @@ export function buildServices(config: Config, options: { clock?: () => Date } = 
   // A mirrored model's safetensors headers are read by byte ranges from its upstream until the objects are fetched.
   files.setRemoteRangeReader((repo, commit, file, start, end) => mirror.readRange(repo, commit, file.path, file.lfs!, { start, end }));
   const mirrorTransfer = createMirrorTransferService({ config, reposService: repos, repos: reposStore, files, blobs, mirror, licensePolicy, clock });
+  const garbageCollector = createGarbageCollector({ dataDir: config.dataDir, db, repos: reposStore, reposService: repos, blobs, clock });
 
   return {
     config,
@@ -84,6 +86,8 @@ export function buildServices(config: Config, options: { clock?: () => Date } = 
     mirrorCache,
     /** Air-gapped export and import of a revision (`agora mirror export|import`). */
     mirrorTransfer,
+    /** Deletes unreferenced LFS objects and unreachable git objects (`agora gc`). */
+    garbageCollector,
     /** Packs a repository's loose git objects after writes (git/pack-objects.ts). */
     objectPacker,
     /** The per-repository write lock shared by API commits, ref changes and git pushes. */

@@ -155,10 +155,11 @@ export function createLfsService(deps: { dataDir: string; repos: ReposStore; blo
         throw error;
       }
       await deps.repos.linkLfsObject(repoId, oid, size);
-      // The mirror cache may have evicted the same bytes (fetched for a mirrored repository)
-      // between the publish and the link; with the link in place it no longer can.
+      // The mirror cache (bytes fetched for a mirrored repository) or `agora gc` (bytes no
+      // repository linked) may have deleted the object between the publish and the link; with
+      // the link in place neither can any more.
       if ((await deps.blobs.stat(oid))?.size !== size) {
-        throw new AgoraError("Conflict", `object ${oid} was removed from the mirror cache while it was being stored; upload it again`);
+        throw new AgoraError("Conflict", `object ${oid} was deleted (mirror cache eviction or garbage collection) while it was being stored; upload it again`);
       }
     },
 

@@ -445,6 +445,14 @@ export function createMirrorTransferService(deps: {
         created = true;
       }
       for (const object of manifest.lfs) await deps.repos.linkLfsObject(row.id, object.oid, object.size);
+      // An object found already stored was not written again, and `agora gc` deletes stored
+      // objects no repository links: one may have gone before its link above. Linked now, what
+      // is written again stays.
+      for (const object of manifest.lfs) {
+        if ((await deps.blobs.stat(object.oid))?.size === object.size) continue;
+        await publishObjects(file, manifest);
+        break;
+      }
       const head = (await listRefs(deps.reposService.repoDir(row))).branches.get("main");
       if (head && head !== row.head_sha) await deps.reposService.refreshListing(row, head);
       return { manifest, repo: (await deps.repos.findById(row.id))!, created, ref, storedObjects: stored, storedBytes, presentObjects: present };

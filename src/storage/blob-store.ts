@@ -1,7 +1,11 @@
 // The content-addressed store for LFS objects, keyed by lowercase SHA-256 hex.
 //
 // Contract, for every driver:
-// - `stat(oid)` answers `undefined` for an absent object, never throws for absence.
+// - `stat(oid)` answers `undefined` for an absent object, never throws for absence. Its
+//   `modifiedAt` is when the object was last published (a publish of bytes already stored
+//   refreshes it), which garbage collection uses as the object's age.
+// - `list()` yields every published object once, in no particular order; objects published or
+//   deleted while it runs may or may not be yielded. Staging files are never listed.
 // - `createReadStream(oid, range)` reads `[start, end]` inclusive; the range must lie inside the
 //   object (callers check it against `stat`). A missing object throws BlobNotFoundError.
 // - `write()` returns a writer: bytes are staged, hashed while streaming, and only
@@ -17,7 +21,10 @@
 
 import type { Readable, Writable } from "node:stream";
 
-export type BlobStat = { size: number };
+export type BlobStat = { size: number; modifiedAt: Date };
+
+/** One published object, as `list()` yields it. */
+export type BlobListing = { oid: string } & BlobStat;
 
 export interface BlobWriter {
   /** The stream to pipe the bytes into. */
@@ -75,6 +82,7 @@ export interface BlobStore {
   createReadStream(oid: string, range?: { start: number; end: number }): Readable;
   /** Local file path of a published object, for drivers that have one (fast sendfile-style reads). */
   localPath?(oid: string): string;
+  list(): AsyncIterable<BlobListing>;
   write(): Promise<BlobWriter>;
   delete(oid: string): Promise<void>;
 }

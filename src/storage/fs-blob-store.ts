@@ -24,6 +24,7 @@ const FLUSH_EVERY = 64 * 1024 * 1024; // staged bytes are flushed to disk this o
  * staging file behind the writer (file-hasher.ts), so receiving never waits for SHA-256.
  */
 const INLINE_HASH_LIMIT = 4 * 1024 * 1024;
+const SHA256_NAME = /^[0-9a-f]{64}$/;
 
 export function createFsBlobStore(root: string): BlobStore {
   const objectsDir = path.join(root, "objects");
@@ -40,7 +41,7 @@ export function createFsBlobStore(root: string): BlobStore {
       assertBlobKey(oid);
       try {
         const st = await fsp.stat(objectPath(oid));
-        return { size: st.size };
+        return { size: st.size, modifiedAt: st.mtime };
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
         throw error;
@@ -59,6 +60,27 @@ export function createFsBlobStore(root: string): BlobStore {
     localPath(oid) {
       assertBlobKey(oid);
       return objectPath(oid);
+    },
+
+    async *list() {
+      for (const prefix of await fsp.readdir(objectsDir)) {
+        if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
+        let names: string[];
+        try {
+          names = await fsp.readdir(path.join(objectsDir, prefix));
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === "ENOENT") continue;
+          throw error;
+        }
+        for (const oid of names) {
+          if (!SHA256_NAME.test(oid) || !oid.startsWith(prefix)) continue; // not an object of ours
+          const st = await fsp.stat(path.join(objectsDir, prefix, oid)).catch((error: NodeJS.ErrnoException) => {
+            if (error.code === "ENOENT") return undefined; // deleted while listing
+            throw error;
+          });
+          if (st?.isFile()) yield { oid, size: st.size, modifiedAt: st.mtime };
+        }
+      }
     },
 
     async write(): Promise<BlobWriter> {

@@ -1,0 +1,167 @@
+// Garbage collection (`agora gc`): frees the disk space of what nothing can reach any more.
+//
+// Git, first: each repository's unreachable objects (a deleted branch's, a refused commit's) last
+// written before the cut-off are deleted (git/pack-objects.ts pruneUnreachable), and repository
+// directories that have no database row any more (a crash between a repository's row and its
+// directory, in a delete or a create) are removed once older than the cut-off.
+//
+// LFS objects, then: an object in the blob store is garbage when
+// - no repository links it (services/lfs.ts links an object to the repository it was uploaded,
+//   pushed, fetched or imported into; a repository's links go with it), and
+// - no pointer blob in any repository's git objects names it, reachable or not (a safety net:
+//   it covers every revision a mirror pinned or serves, and data that came in without a link), and
+// - it was last published before the cut-off (`olderThanMs` ago).
+// Each is deleted in a database write transaction that looks at the links again, and its age is
+// read again inside it: bytes published again meanwhile (an upload of the same file, between its
+// publish and its link) are young and stay. Pointers written after the scan belong to commits and
+// pushes, which are refused unless the object is linked, or to mirror fetches and imports, which
+// link what they publish (and publish it young).
+//
+// Safe beside a running hub and its other processes: every delete is guarded as above, and git
+// tolerates a prune beside readers and writers (the age protects objects not yet reachable).
+// An object this deletes that a client then asks for is answered like any missing object.
+
+import fs from "node:fs";
+import fsp from "node:fs/promises";
+import path from "node:path";
+import type { Db } from "../db/database.ts";
+import type { ReposStore } from "../db/repos-store.ts";
+import { createLfsObjectsStore } from "../db/lfs-objects-store.ts";
+import type { BlobStore } from "../storage/blob-store.ts";
+import { lfsOidsInObjectDatabase, removeRepoDir } from "../git/bare-repo.ts";
+import { pruneUnreachable } from "../git/pack-objects.ts";
+import type { ReposService } from "./repos.ts";
+
+export type GcOptions = {
+  /** Only what was last written longer ago than this is deleted (writes in progress are younger). */
+  olderThanMs: number;
+  /** Report what would be deleted, delete nothing. */
+  dryRun: boolean;
+};
+
+export type GcReport = {
+  dryRun: boolean;
+  /** Things last written before this time were eligible. */
+  cutoff: string;
+  lfs: {
+    /** Objects in the store, and their bytes, before collection. */
+    objects: number;
+    bytes: number;
+    removed: { oid: string; size: number }[];
+    removedBytes: number;
+    /** Unreferenced objects kept because they are younger than the cut-off. */
+    keptRecent: number;
+    /** Objects no repository links that a git pointer still names (kept). */
+    keptForPointers: number;
+  };
+  git: {
+    repositories: number;
+    /** Unreachable objects deleted (a dry run counts loose ones only). */
+    unreachableObjects: number;
+    /** Repository directories with no database row, removed. */
+    orphanDirectories: string[];
+    /** Repositories whose collection failed, with why (the rest went on). */
+    failures: string[];
+  };
+};
+
+/** A repository directory as repos.ts names it: its row id (lib/ids.ts), then `.git`. */
+const REPO_DIR_NAME = /^([0-9a-f]{24})\.git$/;
+
+export function createGarbageCollector(deps: { dataDir: string; db: Db; repos: ReposStore; reposService: ReposService; blobs: BlobStore; clock: () => Date }) {
+  const objects = createLfsObjectsStore(deps.db);
+  const reposRoot = path.join(deps.dataDir, "repos");
+
+  /** Removes directories under repos/ that no row names, unless younger than the cut-off. */
+  async function collectOrphanDirectories(cutoff: Date, dryRun: boolean): Promise<string[]> {
+    const names = (await fsp.readdir(reposRoot)).filter((name) => REPO_DIR_NAME.test(name)); // listed before the rows: a repository created meanwhile is young
+    const ids = new Set((await deps.repos.all()).map((row) => row.id));
+    const orphans: string[] = [];
+    for (const name of names) {
+      if (ids.has(REPO_DIR_NAME.exec(name)![1])) continue;
+      const dir = path.join(reposRoot, name);
+      const stat = await fsp.stat(dir).catch(() => undefined);
+      if (!stat?.isDirectory() || stat.mtime >= cutoff) continue;
+      if (!dryRun) removeRepoDir(dir);
+      orphans.push(name);
+    }
+    return orphans;
+  }
+
+  async function collectGit(cutoff: Date, dryRun: boolean): Promise<GcReport["git"]> {
+    const report: GcReport["git"] = { repositories: 0, unreachableObjects: 0, orphanDirectories: await collectOrphanDirectories(cutoff, dryRun), failures: [] };
+    for (const row of await deps.repos.all()) {
+      const dir = deps.reposService.repoDir(row);
+      if (!fs.existsSync(dir)) continue; // deleted since the listing
+      report.repositories++;
+      try {
+        report.unreachableObjects += await pruneUnreachable(dir, cutoff, dryRun);
+      } catch (error) {
+        report.failures.push(`${row.namespace ? `${row.namespace}/` : ""}${row.name}: ${(error as Error).message}`);
+      }
+    }
+    return report;
+  }
+
+  /** Every oid some pointer blob of some repository names (after git's collection). */
+  async function oidsNamedByPointers(): Promise<Set<string>> {
+    const named = new Set<string>();
+    for (const row of await deps.repos.all()) {
+      const dir = deps.reposService.repoDir(row);
+      if (!fs.existsSync(dir)) continue;
+      for (const oid of await lfsOidsInObjectDatabase(dir)) named.add(oid);
+    }
+    return named;
+  }
+
+  async function collectLfs(cutoff: Date, dryRun: boolean): Promise<GcReport["lfs"]> {
+    const report: GcReport["lfs"] = { objects: 0, bytes: 0, removed: [], removedBytes: 0, keptRecent: 0, keptForPointers: 0 };
+    // The pointers are read before the store is listed: an object published after this scan is
+    // young, and a pointer written after it names a linked (or young) object.
+    const named = await oidsNamedByPointers();
+    const unreferenced: { oid: string; size: number; modifiedAt: Date }[] = [];
+    let batch: { oid: string; size: number; modifiedAt: Date }[] = [];
+    const sift = async () => {
+      const linked = await objects.linked(batch.map((o) => o.oid));
+      for (const object of batch) {
+        if (linked.has(object.oid)) continue;
+        if (named.has(object.oid)) report.keptForPointers++;
+        else if (object.modifiedAt >= cutoff) report.keptRecent++;
+        else unreferenced.push(object);
+      }
+      batch = [];
+    };
+    for await (const object of deps.blobs.list()) {
+      report.objects++;
+      report.bytes += object.size;
+      batch.push(object);
+      if (batch.length >= 1000) await sift();
+    }
+    await sift();
+    for (const object of unreferenced) {
+      const deleted = dryRun || (await objects.deleteIfUnlinked(object.oid, async () => {
+        const now = await deps.blobs.stat(object.oid);
+        // Gone already (another collection, the mirror cache's eviction), or published again since the listing.
+        if (!now || now.modifiedAt >= cutoff) return false;
+        await deps.blobs.delete(object.oid);
+        return true;
+      }));
+      if (!deleted) continue;
+      report.removed.push({ oid: object.oid, size: object.size });
+      report.removedBytes += object.size;
+    }
+    return report;
+  }
+
+  return {
+    /** Runs one collection: git first, so that LFS objects only unreachable pointers named go in the same run. */
+    async collect(options: GcOptions): Promise<GcReport> {
+      const cutoff = new Date(deps.clock().getTime() - options.olderThanMs);
+      const git = await collectGit(cutoff, options.dryRun);
+      const lfs = await collectLfs(cutoff, options.dryRun);
+      return { dryRun: options.dryRun, cutoff: cutoff.toISOString(), lfs, git };
+    },
+  };
+}
+
+export type GarbageCollector = ReturnType<typeof createGarbageCollector>;
