@@ -32,10 +32,12 @@ function formatReport(report: GcReport, olderThan: string): string[] {
   const { lfs, git } = report;
   const lines = lfs.removed.map((o) => `${verb} LFS object ${o.oid} (${formatBytes(o.size)})`);
   for (const dir of git.orphanDirectories) lines.push(`${verb} repository directory ${dir} (no repository has it)`);
+  for (const name of report.temporary.removed) lines.push(`${verb} tmp/${name} (left by an interrupted commit, import or export)`);
   lines.push(
     `LFS objects: ${lfs.objects} stored (${formatBytes(lfs.bytes)}); ${verb} ${lfs.removed.length} that no repository references (${formatBytes(lfs.removedBytes)})`,
     `git: ${git.repositories} repositories; ${verb} ${git.unreachableObjects} unreachable ${report.dryRun ? "loose " : ""}objects`,
   );
+  if (report.temporary.removed.length) lines.push(`temporary files: ${verb} ${report.temporary.removed.length} (${formatBytes(report.temporary.bytes)})`);
   const kept: string[] = [];
   if (lfs.keptRecent) kept.push(`${lfs.keptRecent} unreferenced LFS objects younger than ${olderThan}`);
   if (lfs.keptForPointers) kept.push(`${lfs.keptForPointers} LFS objects no repository links but a git pointer names`);

@@ -5,6 +5,9 @@
 // directories that have no database row any more (a crash between a repository's row and its
 // directory, in a delete or a create) are removed once older than the cut-off.
 //
+// Scratch space: entries of tmp/ (commits being parsed, mirror imports and exports at work) whose
+// newest file is older than the cut-off: what a crash in the middle of one left behind.
+//
 // LFS objects, then: an object in the blob store is garbage when
 // - no repository links it (services/lfs.ts links an object to the repository it was uploaded,
 //   pushed, fetched or imported into; a repository's links go with it), and
@@ -63,6 +66,8 @@ export type GcReport = {
     /** Repositories whose collection failed, with why (the rest went on). */
     failures: string[];
   };
+  /** Leftovers in tmp/ (a crash in the middle of a commit, an import or an export). */
+  temporary: { removed: string[]; bytes: number };
 };
 
 /** A repository directory as repos.ts names it: its row id (lib/ids.ts), then `.git`. */
@@ -71,6 +76,7 @@ const REPO_DIR_NAME = /^([0-9a-f]{24})\.git$/;
 export function createGarbageCollector(deps: { dataDir: string; db: Db; repos: ReposStore; reposService: ReposService; blobs: BlobStore; clock: () => Date }) {
   const objects = createLfsObjectsStore(deps.db);
   const reposRoot = path.join(deps.dataDir, "repos");
+  const tmpRoot = path.join(deps.dataDir, "tmp");
 
   /** Removes directories under repos/ that no row names, unless younger than the cut-off. */
   async function collectOrphanDirectories(cutoff: Date, dryRun: boolean): Promise<string[]> {
@@ -86,6 +92,24 @@ export function createGarbageCollector(deps: { dataDir: string; db: Db; repos: R
       orphans.push(name);
     }
     return orphans;
+  }
+
+  /** Removes entries of tmp/ in which nothing was written since the cut-off. */
+  async function collectTemporary(cutoff: Date, dryRun: boolean): Promise<GcReport["temporary"]> {
+    const report: GcReport["temporary"] = { removed: [], bytes: 0 };
+    const names = await fsp.readdir(tmpRoot).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT") return [];
+      throw error;
+    });
+    for (const name of names) {
+      const entry = path.join(tmpRoot, name);
+      const { newest, bytes } = await newestWrite(entry);
+      if (newest === undefined || newest >= cutoff.getTime()) continue;
+      if (!dryRun) await fsp.rm(entry, { recursive: true, force: true });
+      report.removed.push(name);
+      report.bytes += bytes;
+    }
+    return report;
   }
 
   async function collectGit(cutoff: Date, dryRun: boolean): Promise<GcReport["git"]> {
@@ -159,9 +183,26 @@ export function createGarbageCollector(deps: { dataDir: string; db: Db; repos: R
       const cutoff = new Date(deps.clock().getTime() - options.olderThanMs);
       const git = await collectGit(cutoff, options.dryRun);
       const lfs = await collectLfs(cutoff, options.dryRun);
-      return { dryRun: options.dryRun, cutoff: cutoff.toISOString(), lfs, git };
+      const temporary = await collectTemporary(cutoff, options.dryRun);
+      return { dryRun: options.dryRun, cutoff: cutoff.toISOString(), lfs, git, temporary };
     },
   };
 }
 
 export type GarbageCollector = ReturnType<typeof createGarbageCollector>;
+
+/** The latest modification time (ms) of a file or of anything in a directory tree, and its bytes; undefined if it vanished. */
+async function newestWrite(target: string): Promise<{ newest: number | undefined; bytes: number }> {
+  const stat = await fsp.lstat(target).catch(() => undefined);
+  if (!stat) return { newest: undefined, bytes: 0 };
+  let newest = stat.mtimeMs;
+  let bytes = stat.isFile() ? stat.size : 0;
+  if (stat.isDirectory()) {
+    for (const name of await fsp.readdir(target).catch(() => [])) {
+      const inner = await newestWrite(path.join(target, name));
+      if (inner.newest !== undefined) newest = Math.max(newest, inner.newest);
+      bytes += inner.bytes;
+    }
+  }
+  return { newest, bytes };
+}

@@ -1,7 +1,7 @@
 // `agora gc` on a data directory a running hub serves: a deleted repository's LFS objects are
 // freed, nothing a repository still references (by link or by git pointer) or anything younger
-// than --older-than is touched, unreachable git objects and orphan repository directories go,
-// and every remaining revision still downloads and clones whole.
+// than --older-than is touched, unreachable git objects, orphan repository directories and stale
+// scratch files go, and every remaining revision still downloads and clones whole.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -80,6 +80,17 @@ test("agora gc frees a deleted repository's LFS objects and unreachable git obje
   const youngRepo = await createRepo(hub.url, token, { name: "young" });
   await commitFiles(hub.url, token, youngRepo, [{ path: "y.bin", content: young, lfs: true }]);
   await deleteRepo(hub, token, "young");
+  // Scratch a crash in the middle of a commit left, and an import at work (its newest file is young).
+  const stale = path.join(dataDir, "tmp", "commit-stale");
+  fs.mkdirSync(stale, { recursive: true });
+  fs.writeFileSync(path.join(stale, "inline-0"), patternBytes(1000, 8));
+  backdate(stale, 2);
+  const live = path.join(dataDir, "tmp", "import-live");
+  fs.mkdirSync(live);
+  fs.writeFileSync(path.join(live, "manifest.json"), "{}");
+  fs.writeFileSync(path.join(live, "bundle"), "being ");
+  backdate(live, 2);
+  fs.appendFileSync(path.join(live, "bundle"), "written"); // the directory's own time stays old
   await hub.services.objectPacker.idle();
   const looseBefore = Number(/^count: (\d+)$/m.exec(execFileSync("git", ["count-objects", "-v"], { env: { ...process.env, GIT_DIR: keptDir } }).toString())![1]);
 
@@ -89,7 +100,8 @@ test("agora gc frees a deleted repository's LFS objects and unreachable git obje
   assert.equal(dry.lfs.objects, 5);
   assert.deepEqual(dry.git.orphanDirectories, [path.basename(orphan)]);
   assert.ok(dry.git.unreachableObjects >= 3, `the scratch commit, its tree and notes.txt are unreachable loose objects: ${dry.git.unreachableObjects}`);
-  assert.ok(fs.existsSync(objectFile(onlyDoomed)) && fs.existsSync(orphan), "a dry run deletes nothing");
+  assert.deepEqual(dry.temporary, { removed: ["commit-stale"], bytes: 1000 });
+  assert.ok(fs.existsSync(objectFile(onlyDoomed)) && fs.existsSync(orphan) && fs.existsSync(stale), "a dry run deletes nothing");
   execFileSync("git", ["cat-file", "-e", scratchCommit], { env: { ...process.env, GIT_DIR: keptDir } });
 
   const report = await gcJson(dataDir);
@@ -104,6 +116,8 @@ test("agora gc frees a deleted repository's LFS objects and unreachable git obje
 
   assert.ok(!fs.existsSync(objectFile(onlyDoomed)), "the deleted repository's own object is gone");
   assert.ok(!fs.existsSync(orphan), "the orphan directory is gone");
+  assert.deepEqual(report.temporary.removed, ["commit-stale"]);
+  assert.ok(!fs.existsSync(stale) && fs.existsSync(path.join(live, "manifest.json")), "stale scratch goes, an import at work stays whole");
   for (const bytes of [shared, pointerOnly, scratchOnly, young]) assert.ok(fs.existsSync(objectFile(bytes)), `${sha256(bytes)} must stay`);
   assert.equal(await hub.services.db.selectFrom("mirror_objects").select("oid").where("oid", "=", sha256(onlyDoomed)).executeTakeFirst(), undefined);
   // The kept repository: the deleted branch's commit is gone, every revision is whole.
