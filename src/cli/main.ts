@@ -54,9 +54,9 @@ Commands:
   fit --list-hardware [--hardware-file FILE]
                                          the hardware profiles (built-in, and the hardwareProfiles file's)
   gc [--older-than DURATION] [--dry-run] [--json]
-                                         delete LFS objects no repository references (a deleted repository's) and
-                                         unreachable git objects, last written over DURATION ago (default ${DEFAULT_OLDER_THAN};
-                                         units s, m, h, d); safe while the hub runs
+                                         delete LFS objects no repository references (a deleted repository's),
+                                         last written over DURATION ago (default ${DEFAULT_OLDER_THAN}; units s, m, h, d), and
+                                         unreachable git objects as old (at least 1h); safe while the hub runs
 
 Every command accepts --data DIR and --config FILE. Repositories are "ns/name" for models and
 "datasets/ns/name" (or --type dataset) for datasets.`;

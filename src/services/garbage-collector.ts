@@ -1,12 +1,12 @@
 // Garbage collection (`agora gc`): frees the disk space of what nothing can reach any more.
 //
 // Git, first: each repository's unreachable objects (a deleted branch's, a refused commit's) last
-// written before the cut-off are deleted (git/pack-objects.ts pruneUnreachable), and repository
+// written before the cut-off (and at least MIN_WRITE_AGE_MS ago) are deleted (git/pack-objects.ts pruneUnreachable), and repository
 // directories that have no database row any more (a crash between a repository's row and its
 // directory, in a delete or a create) are removed once older than the cut-off.
 //
 // Scratch space: entries of tmp/ (commits being parsed, mirror imports and exports at work) whose
-// newest file is older than the cut-off: what a crash in the middle of one left behind.
+// newest file is older than that cut-off: what a crash in the middle of one left behind.
 //
 // LFS objects, then: an object in the blob store is garbage when
 // - no repository links it (services/lfs.ts links an object to the repository it was uploaded,
@@ -44,8 +44,10 @@ export type GcOptions = {
 
 export type GcReport = {
   dryRun: boolean;
-  /** Things last written before this time were eligible. */
+  /** LFS objects last written before this time were eligible. */
   cutoff: string;
+  /** Git objects, repository directories and tmp/ entries: this time or `cutoff`, the earlier (MIN_WRITE_AGE_MS). */
+  writesCutoff: string;
   lfs: {
     /** Objects in the store, and their bytes, before collection. */
     objects: number;
@@ -69,6 +71,15 @@ export type GcReport = {
   /** Leftovers in tmp/ (a crash in the middle of a commit, an import or an export). */
   temporary: { removed: string[]; bytes: number };
 };
+
+/**
+ * Git objects, repository directories and tmp/ entries younger than this stay whatever the
+ * requested age: a commit, push or import in progress writes them before anything references
+ * them, and deleting one under it would break (or, for git objects, corrupt) what it then
+ * acknowledges. LFS objects need no such floor: an upload whose object went between its publish
+ * and its link is refused, never acknowledged.
+ */
+export const MIN_WRITE_AGE_MS = 3_600_000;
 
 /** A repository directory as repos.ts names it: its row id (lib/ids.ts), then `.git`. */
 const REPO_DIR_NAME = /^([0-9a-f]{24})\.git$/;
@@ -116,24 +127,34 @@ export function createGarbageCollector(deps: { dataDir: string; db: Db; repos: R
     const report: GcReport["git"] = { repositories: 0, unreachableObjects: 0, orphanDirectories: await collectOrphanDirectories(cutoff, dryRun), failures: [] };
     for (const row of await deps.repos.all()) {
       const dir = deps.reposService.repoDir(row);
-      if (!fs.existsSync(dir)) continue; // deleted since the listing
+      if (!fs.existsSync(dir)) continue; // deleted since the listing (or a crash mid-delete left a row without its directory)
       report.repositories++;
       try {
         report.unreachableObjects += await pruneUnreachable(dir, cutoff, dryRun);
       } catch (error) {
+        if (!fs.existsSync(dir)) continue; // the repository was deleted meanwhile
         report.failures.push(`${row.namespace ? `${row.namespace}/` : ""}${row.name}: ${(error as Error).message}`);
       }
     }
     return report;
   }
 
-  /** Every oid some pointer blob of some repository names (after git's collection). */
+  /**
+   * Every oid some pointer blob of some repository names (after git's collection). A repository
+   * that cannot be read stops the collection of LFS objects: what its pointers name is unknown.
+   */
   async function oidsNamedByPointers(): Promise<Set<string>> {
     const named = new Set<string>();
     for (const row of await deps.repos.all()) {
       const dir = deps.reposService.repoDir(row);
-      if (!fs.existsSync(dir)) continue;
-      for (const oid of await lfsOidsInObjectDatabase(dir)) named.add(oid);
+      let oids: Set<string>;
+      try {
+        oids = await lfsOidsInObjectDatabase(dir);
+      } catch (error) {
+        if (!fs.existsSync(dir) || !(await deps.repos.findById(row.id))) continue; // deleted meanwhile (or before: a crash mid-delete)
+        throw new Error(`cannot read the git objects of ${row.namespace ? `${row.namespace}/` : ""}${row.name}, so no LFS object was deleted: ${(error as Error).message}`, { cause: error });
+      }
+      for (const oid of oids) named.add(oid);
     }
     return named;
   }
@@ -180,11 +201,13 @@ export function createGarbageCollector(deps: { dataDir: string; db: Db; repos: R
   return {
     /** Runs one collection: git first, so that LFS objects only unreachable pointers named go in the same run. */
     async collect(options: GcOptions): Promise<GcReport> {
-      const cutoff = new Date(deps.clock().getTime() - options.olderThanMs);
-      const git = await collectGit(cutoff, options.dryRun);
+      const now = deps.clock().getTime();
+      const cutoff = new Date(now - options.olderThanMs);
+      const writesCutoff = new Date(now - Math.max(options.olderThanMs, MIN_WRITE_AGE_MS));
+      const git = await collectGit(writesCutoff, options.dryRun);
       const lfs = await collectLfs(cutoff, options.dryRun);
-      const temporary = await collectTemporary(cutoff, options.dryRun);
-      return { dryRun: options.dryRun, cutoff: cutoff.toISOString(), lfs, git, temporary };
+      const temporary = await collectTemporary(writesCutoff, options.dryRun);
+      return { dryRun: options.dryRun, cutoff: cutoff.toISOString(), writesCutoff: writesCutoff.toISOString(), lfs, git, temporary };
     },
   };
 }

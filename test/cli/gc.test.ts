@@ -29,7 +29,7 @@ function backdate(target: string, days: number): void {
 
 async function gcJson(dataDir: string, ...args: string[]): Promise<GcReport> {
   const result = await runAgoraAsync(["gc", "--data", dataDir, "--json", ...args]);
-  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.code, 0, `${result.stderr}\n${result.stdout}`);
   return JSON.parse(result.stdout) as GcReport;
 }
 
@@ -138,6 +138,55 @@ test("agora gc frees a deleted repository's LFS objects and unreachable git obje
   const now = await gcJson(dataDir, "--older-than", "0s");
   assert.deepEqual(now.lfs.removed, [{ oid: sha256(young), size: young.length }]);
   assert.ok(fs.existsSync(objectFile(scratchOnly)), "an object uploaded to a living repository stays linked to it");
+});
+
+test("agora gc run over and over with no age margin beside uploads and deletes loses no acknowledged commit", async (t) => {
+  const dataDir = tempDir(t);
+  const hub = await startHub(t, { dataDir });
+  const token = await hub.token("alice");
+  // Six contents: round i commits pool[i % 6] and deletes the repository of round i - 1 on odd
+  // rounds, so the even contents lose their last link again and again and are uploaded again
+  // while collections run; the odd ones stay with living repositories.
+  const pool = [0, 1, 2, 3, 4, 5].map((i) => patternBytes(40_000 + i, 20 + i));
+  const living = new Map<string, Buffer>();
+  let uploading = true;
+  const runs: GcReport[] = [];
+  const collector = (async () => {
+    while (uploading) runs.push(await gcJson(dataDir, "--older-than", "0s"));
+  })();
+  let refused = 0;
+  for (let round = 0; round < 18; round++) {
+    const id = await createRepo(hub.url, token, { name: `r${round}` });
+    const content = pool[round % 6];
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await commitFiles(hub.url, token, id, [{ path: "w.bin", content, lfs: true }]);
+        break;
+      } catch (error) {
+        // A collection may delete bytes between their publish and their link: that upload is
+        // refused (409, upload it again), never acknowledged.
+        assert.match(String(error), /409|LfsObjectMissing/);
+        refused++;
+        assert.ok(attempt < 5, "an upload refused five times in a row");
+      }
+    }
+    living.set(id, content);
+    if (round % 2 === 1) {
+      await deleteRepo(hub, token, `r${round - 1}`);
+      living.delete(`alice/r${round - 1}`);
+    }
+  }
+  uploading = false;
+  await collector;
+  for (const [id, bytes] of living) assert.equal(await download(hub, token, id, "main", "w.bin"), sha256(bytes), id);
+  // What is left to collect is exactly the even contents not collected yet; the odd ones stay.
+  const last = await gcJson(dataDir, "--older-than", "0s");
+  const stored = new Set<string>();
+  for await (const object of hub.services.blobs.list()) stored.add(object.oid);
+  assert.deepEqual([...stored].sort(), [1, 3, 5].map((i) => sha256(pool[i])).sort());
+  const removed = runs.reduce((n, r) => n + r.lfs.removed.length, 0) + last.lfs.removed.length;
+  assert.ok(removed >= 3, `${removed} removals`);
+  t.diagnostic(`${runs.length} collections beside 18 commits and 9 deletes; ${removed - last.lfs.removed.length} objects removed during them, ${last.lfs.removed.length} after; ${refused} uploads refused and retried`);
 });
 
 test("agora gc refuses a malformed --older-than", async (t) => {
