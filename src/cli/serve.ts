@@ -11,6 +11,7 @@ import type { Config } from "../config/config.ts";
 import { buildServices, type Services } from "../services/index.ts";
 import { buildApp } from "../http/app.ts";
 import { formatBytes } from "./mirror.ts";
+import { DEFAULT_OLDER_THAN, parseDuration } from "./gc.ts";
 
 export async function serve(config: Config): Promise<void> {
   if (config.workers > 1 && cluster.isPrimary) return supervise(config);
@@ -25,6 +26,7 @@ export async function serve(config: Config): Promise<void> {
   if (cluster.isWorker) process.send!({ listening: url });
   else process.stdout.write(`Agora is listening on ${url} (data: ${config.dataDir})\n`);
   if (cluster.isPrimary) void evictAtStart(services); // workers: the supervisor did it
+  const collections = cluster.isPrimary ? scheduleGarbageCollection(config, (work) => work(services)) : undefined; // workers: the supervisor runs them
 
   let closing = false;
   const shutdown = async (signal: string) => {
@@ -34,6 +36,7 @@ export async function serve(config: Config): Promise<void> {
     const timer = setTimeout(() => process.exit(1), 30_000);
     timer.unref();
     await app.close();
+    await collections?.stop();
     await services.close();
     process.exit(0);
   };
@@ -57,12 +60,52 @@ async function evictAtStart(services: Services): Promise<void> {
   }
 }
 
+/**
+ * Runs a garbage collection every `gcIntervalSeconds` (the first one interval after start-up), one
+ * at a time, and prints what it freed. `withServices` lends the services for one run. Never throws.
+ */
+function scheduleGarbageCollection(config: Config, withServices: <T>(work: (services: Services) => Promise<T>) => Promise<T>): { stop(): Promise<void> } | undefined {
+  if (config.gcIntervalSeconds <= 0) return undefined;
+  let running: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    running ??= withServices(async (services) => {
+      const report = await services.garbageCollector.collect({ olderThanMs: parseDuration(DEFAULT_OLDER_THAN), dryRun: false });
+      const { lfs, git, temporary } = report;
+      if (lfs.removed.length || git.unreachableObjects || git.orphanDirectories.length || temporary.removed.length) {
+        process.stdout.write(
+          `gc: removed ${lfs.removed.length} LFS objects (${formatBytes(lfs.removedBytes)}), ${git.unreachableObjects} unreachable git objects, ` +
+            `${git.orphanDirectories.length} orphan repository directories, ${temporary.removed.length} temporary entries\n`,
+        );
+      }
+      for (const failure of git.failures) process.stderr.write(`agora: warning: gc: ${failure}\n`);
+    })
+      .catch((error: unknown) => void process.stderr.write(`agora: warning: gc failed: ${(error as Error).message}\n`))
+      .finally(() => (running = undefined));
+  }, config.gcIntervalSeconds * 1000);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
+
 /** Runs the start-up reconciliation once, forks the workers, replaces one that dies, and stops them all on SIGINT/SIGTERM. */
 async function supervise(config: Config): Promise<void> {
   const services = buildServices(config);
   await services.reconcileListings();
   await evictAtStart(services);
   await services.close();
+  // The supervisor serves no request: it opens the data directory only for each collection.
+  const collections = scheduleGarbageCollection(config, async (work) => {
+    const services = buildServices(config);
+    try {
+      return await work(services);
+    } finally {
+      await services.close();
+    }
+  });
 
   let ready = 0;
   let closing = false;
@@ -93,6 +136,7 @@ async function supervise(config: Config): Promise<void> {
     closing = true;
     process.stdout.write(`received ${signal}, shutting down\n`);
     setTimeout(() => process.exit(1), 35_000).unref(); // workers give up after 30 s themselves
+    void collections?.stop();
     stopAll("SIGTERM");
   };
   process.on("SIGINT", () => shutdown("SIGINT"));

@@ -24,6 +24,8 @@ export type Config = Readonly<{
   sendIdleTimeoutSeconds: number;
   /** A repository's reachable loose git objects are packed once this many more have appeared (git/pack-objects.ts); 0 = never. */
   packLooseObjects: number;
+  /** `agora serve` runs a garbage collection (services/garbage-collector.ts, default age) this often; 0 = never. */
+  gcIntervalSeconds: number;
   /** Which licenses the hub serves files of (see license-policy.ts); off by default. */
   licensePolicy: LicensePolicy;
   /** A JSON/YAML file of extra hardware profiles for `agora fit` (models/hardware-profiles.ts); "" = none. */
@@ -55,6 +57,7 @@ const defaults: Config = {
   uploadIdleTimeoutSeconds: 120,
   sendIdleTimeoutSeconds: 120,
   packLooseObjects: 1000,
+  gcIntervalSeconds: 86400,
   licensePolicy: DEFAULT_LICENSE_POLICY,
   hardwareProfiles: "",
   workers: 1,
@@ -74,6 +77,7 @@ const envNames: Record<Exclude<keyof Config, "licensePolicy" | "upstreams" | "mi
   uploadIdleTimeoutSeconds: "AGORA_UPLOAD_IDLE_TIMEOUT",
   sendIdleTimeoutSeconds: "AGORA_SEND_IDLE_TIMEOUT",
   packLooseObjects: "AGORA_PACK_LOOSE_OBJECTS",
+  gcIntervalSeconds: "AGORA_GC_INTERVAL",
   hardwareProfiles: "AGORA_HARDWARE_PROFILES",
   workers: "AGORA_WORKERS",
 };
@@ -89,6 +93,7 @@ const fileKeys: Record<string, keyof Config> = {
   uploadIdleTimeoutSeconds: "uploadIdleTimeoutSeconds",
   sendIdleTimeoutSeconds: "sendIdleTimeoutSeconds",
   packLooseObjects: "packLooseObjects",
+  gcIntervalSeconds: "gcIntervalSeconds",
   licensePolicy: "licensePolicy",
   hardwareProfiles: "hardwareProfiles",
   workers: "workers",
@@ -175,6 +180,7 @@ function validate(raw: Record<string, { value: unknown; from: string }>, env: No
   const uploadIdleTimeoutSeconds = int("uploadIdleTimeoutSeconds", 1, 86400);
   const sendIdleTimeoutSeconds = int("sendIdleTimeoutSeconds", 1, 86400);
   const packLooseObjects = int("packLooseObjects", 0, 10_000_000);
+  const gcIntervalSeconds = int("gcIntervalSeconds", 0, 366 * 86400);
   const licensePolicy = readLicensePolicy(raw.licensePolicy.from === "default" ? undefined : raw.licensePolicy, env, problems);
   // The file itself is read and validated by `agora fit` when used; here only its path.
   const hardwareProfilesPath = str("hardwareProfiles").trim();
@@ -183,5 +189,5 @@ function validate(raw: Record<string, { value: unknown; from: string }>, env: No
   const upstreams = readUpstreams(raw.upstreams, env, problems);
   const mirror = readMirrorSettings(raw.mirror, env, problems);
   if (problems.length) throw new ConfigError(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
-  return { host, port, dataDir, publicUrl, logLevel, maxRegularFileSize, uploadIdleTimeoutSeconds, sendIdleTimeoutSeconds, packLooseObjects, licensePolicy, hardwareProfiles, workers, upstreams, mirror };
+  return { host, port, dataDir, publicUrl, logLevel, maxRegularFileSize, uploadIdleTimeoutSeconds, sendIdleTimeoutSeconds, packLooseObjects, gcIntervalSeconds, licensePolicy, hardwareProfiles, workers, upstreams, mirror };
 }

@@ -9,8 +9,9 @@ import { execFile, execFileSync } from "node:child_process";
 import { promisify } from "node:util";
 import fs from "node:fs";
 import path from "node:path";
-import { startHub, tempDir, type TestHub } from "../helpers/server.ts";
-import { runAgoraAsync } from "../helpers/serve-process.ts";
+import { setTimeout as sleep } from "node:timers/promises";
+import { deferCleanup, startHub, tempDir, type TestHub } from "../helpers/server.ts";
+import { runAgora, runAgoraAsync, serveProcess } from "../helpers/serve-process.ts";
 import { commitFiles, createBranch, createRepo, patternBytes, sha256 } from "../helpers/hub-http.ts";
 import { createLfsObjectsStore } from "../../src/db/lfs-objects-store.ts";
 import type { GcReport } from "../../src/services/garbage-collector.ts";
@@ -33,13 +34,13 @@ async function gcJson(dataDir: string, ...args: string[]): Promise<GcReport> {
   return JSON.parse(result.stdout) as GcReport;
 }
 
-async function download(hub: TestHub, token: string, id: string, rev: string, file: string): Promise<string> {
+async function download(hub: Pick<TestHub, "url">, token: string, id: string, rev: string, file: string): Promise<string> {
   const response = await fetch(`${hub.url}/${id}/resolve/${rev}/${file}`, { headers: { Authorization: `Bearer ${token}` } });
   assert.equal(response.status, 200, `${id}@${rev}/${file}`);
   return sha256(Buffer.from(await response.arrayBuffer()));
 }
 
-async function deleteRepo(hub: TestHub, token: string, name: string): Promise<void> {
+async function deleteRepo(hub: Pick<TestHub, "url">, token: string, name: string): Promise<void> {
   const response = await fetch(`${hub.url}/api/repos/delete`, { method: "DELETE", headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" }, body: JSON.stringify({ name, organization: "alice" }) });
   assert.equal(response.status, 200);
 }
@@ -187,6 +188,28 @@ test("agora gc run over and over with no age margin beside uploads and deletes l
   const removed = runs.reduce((n, r) => n + r.lfs.removed.length, 0) + last.lfs.removed.length;
   assert.ok(removed >= 3, `${removed} removals`);
   t.diagnostic(`${runs.length} collections beside 18 commits and 9 deletes; ${removed - last.lfs.removed.length} objects removed during them, ${last.lfs.removed.length} after; ${refused} uploads refused and retried`);
+});
+
+for (const workers of [1, 2]) test(`agora serve collects garbage by itself every gcIntervalSeconds (${workers} worker${workers > 1 ? "s: the supervisor does it" : ""})`, async (t) => {
+  const dataDir = tempDir(t);
+  const token = runAgora(["token", "create", "--user", "alice", "--data", dataDir]).stdout;
+  const server = serveProcess(dataDir, { env: { AGORA_GC_INTERVAL: "1" }, args: ["--workers", String(workers)] });
+  deferCleanup(t, () => server.child.kill("SIGKILL"));
+  const hub = { url: await server.url };
+  const doomed = patternBytes(30_000, 31);
+  const keptBytes = patternBytes(30_000, 32);
+  await commitFiles(hub.url, token, await createRepo(hub.url, token, { name: "doomed" }), [{ path: "w.bin", content: doomed, lfs: true }]);
+  const kept = await createRepo(hub.url, token, { name: "kept" });
+  await commitFiles(hub.url, token, kept, [{ path: "w.bin", content: keptBytes, lfs: true }]);
+  await deleteRepo(hub, token, "doomed");
+  backdate(path.join(dataDir, "lfs", "objects"), 2); // older than the default age of a day
+  const doomedFile = path.join(dataDir, "lfs", "objects", sha256(doomed).slice(0, 2), sha256(doomed));
+  for (let waited = 0; fs.existsSync(doomedFile) && waited < 60_000; waited += 200) await sleep(200);
+  assert.ok(!fs.existsSync(doomedFile), `still there after a minute; the hub printed: ${server.output()}`);
+  assert.match(server.output(), /gc: removed 1 LFS objects \(29\.3 KiB\)/);
+  assert.equal(await download(hub, token, kept, "main", "w.bin"), sha256(keptBytes));
+  server.child.kill("SIGTERM");
+  assert.equal(await server.exited, 0);
 });
 
 test("agora gc refuses a malformed --older-than", async (t) => {
