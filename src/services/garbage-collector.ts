@@ -89,7 +89,7 @@ export function createGarbageCollector(deps: { dataDir: string; db: Db; repos: R
   const reposRoot = path.join(deps.dataDir, "repos");
   const tmpRoot = path.join(deps.dataDir, "tmp");
 
-  /** Removes directories under repos/ that no row names, unless younger than the cut-off. */
+  /** Removes directories under repos/ that no row names, unless something in them is younger than the cut-off. */
   async function collectOrphanDirectories(cutoff: Date, dryRun: boolean): Promise<string[]> {
     const names = (await fsp.readdir(reposRoot)).filter((name) => REPO_DIR_NAME.test(name)); // listed before the rows: a repository created meanwhile is young
     const ids = new Set((await deps.repos.all()).map((row) => row.id));
@@ -97,8 +97,9 @@ export function createGarbageCollector(deps: { dataDir: string; db: Db; repos: R
     for (const name of names) {
       if (ids.has(REPO_DIR_NAME.exec(name)![1])) continue;
       const dir = path.join(reposRoot, name);
-      const stat = await fsp.stat(dir).catch(() => undefined);
-      if (!stat?.isDirectory() || stat.mtime >= cutoff) continue;
+      // The newest file anywhere in it: a create or an import still fetching writes deep inside.
+      const { newest } = await newestWrite(dir);
+      if (newest === undefined || newest >= cutoff.getTime()) continue;
       if (!dryRun) removeRepoDir(dir);
       orphans.push(name);
     }
@@ -132,7 +133,7 @@ export function createGarbageCollector(deps: { dataDir: string; db: Db; repos: R
       try {
         report.unreachableObjects += await pruneUnreachable(dir, cutoff, dryRun);
       } catch (error) {
-        if (!fs.existsSync(dir)) continue; // the repository was deleted meanwhile
+        if (!fs.existsSync(dir) || !(await deps.repos.findById(row.id))) continue; // deleted meanwhile (its row goes first, then its directory)
         report.failures.push(`${row.namespace ? `${row.namespace}/` : ""}${row.name}: ${(error as Error).message}`);
       }
     }
@@ -151,7 +152,7 @@ export function createGarbageCollector(deps: { dataDir: string; db: Db; repos: R
       try {
         oids = await lfsOidsInObjectDatabase(dir);
       } catch (error) {
-        if (!fs.existsSync(dir) || !(await deps.repos.findById(row.id))) continue; // deleted meanwhile (or before: a crash mid-delete)
+        if (!fs.existsSync(dir) || !(await deps.repos.findById(row.id))) continue; // deleted meanwhile (its row goes first, then its directory)
         throw new Error(`cannot read the git objects of ${row.namespace ? `${row.namespace}/` : ""}${row.name}, so no LFS object was deleted: ${(error as Error).message}`, { cause: error });
       }
       for (const oid of oids) named.add(oid);
