@@ -33,7 +33,7 @@ import { createLfsObjectsStore } from "../db/lfs-objects-store.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
 import { lfsOidsInObjectDatabase, removeRepoDir } from "../git/bare-repo.ts";
 import { pruneUnreachable } from "../git/pack-objects.ts";
-import type { ReposService } from "./repos.ts";
+import { repoFullId, type ReposService } from "./repos.ts";
 
 export type GcOptions = {
   /** Only what was last written longer ago than this is deleted (writes in progress are younger). */
@@ -134,7 +134,7 @@ export function createGarbageCollector(deps: { dataDir: string; db: Db; repos: R
         report.unreachableObjects += await pruneUnreachable(dir, cutoff, dryRun);
       } catch (error) {
         if (!fs.existsSync(dir) || !(await deps.repos.findById(row.id))) continue; // deleted meanwhile (its row goes first, then its directory)
-        report.failures.push(`${row.namespace ? `${row.namespace}/` : ""}${row.name}: ${(error as Error).message}`);
+        report.failures.push(`${repoFullId(row)}: ${(error as Error).message}`);
       }
     }
     return report;
@@ -153,7 +153,7 @@ export function createGarbageCollector(deps: { dataDir: string; db: Db; repos: R
         oids = await lfsOidsInObjectDatabase(dir);
       } catch (error) {
         if (!fs.existsSync(dir) || !(await deps.repos.findById(row.id))) continue; // deleted meanwhile (its row goes first, then its directory)
-        throw new Error(`cannot read the git objects of ${row.namespace ? `${row.namespace}/` : ""}${row.name}, so no LFS object was deleted: ${(error as Error).message}`, { cause: error });
+        throw new Error(`cannot read the git objects of ${repoFullId(row)}, so no LFS object was deleted: ${(error as Error).message}`, { cause: error });
       }
       for (const oid of oids) named.add(oid);
     }

@@ -12,7 +12,7 @@ import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import { Writable } from "node:stream";
-import { assertBlobKey, BlobMismatchError, BlobNotFoundError, type BlobStore, type BlobWriter, type ReceiveSource, type StagedReader } from "./blob-store.ts";
+import { assertBlobKey, BlobMismatchError, BlobNotFoundError, SHA256_HEX, type BlobStore, type BlobWriter, type ReceiveSource, type StagedReader } from "./blob-store.ts";
 import { sha256OfStream } from "../lib/sha256-stream.ts";
 import { hashFileBehindWriter, type FileHashJob } from "./file-hasher.ts";
 import { reserveSocketReceiver, socketReceiveAvailable, type SocketReceiveJob, type SocketReceiver } from "./socket-receiver.ts";
@@ -24,7 +24,6 @@ const FLUSH_EVERY = 64 * 1024 * 1024; // staged bytes are flushed to disk this o
  * staging file behind the writer (file-hasher.ts), so receiving never waits for SHA-256.
  */
 const INLINE_HASH_LIMIT = 4 * 1024 * 1024;
-const SHA256_NAME = /^[0-9a-f]{64}$/;
 
 export function createFsBlobStore(root: string): BlobStore {
   const objectsDir = path.join(root, "objects");
@@ -73,7 +72,7 @@ export function createFsBlobStore(root: string): BlobStore {
           throw error;
         }
         for (const oid of names) {
-          if (!SHA256_NAME.test(oid) || !oid.startsWith(prefix)) continue; // not an object of ours
+          if (!SHA256_HEX.test(oid) || !oid.startsWith(prefix)) continue; // not an object of ours
           const st = await fsp.stat(path.join(objectsDir, prefix, oid)).catch((error: NodeJS.ErrnoException) => {
             if (error.code === "ENOENT") return undefined; // deleted while listing
             throw error;
