@@ -4,6 +4,7 @@
 
 import { sql } from "./kysely.ts";
 import type { Db, MirrorObjectRow, MirrorPinRow } from "./database.ts";
+import { guardedBlobDelete } from "./lfs-objects-store.ts";
 
 /**
  * A cached object and whether it is `local`: linked by a repository whose bytes could not be
@@ -32,27 +33,19 @@ export function createMirrorCacheStore(db: Db, refetchableFrom: readonly string[
     },
 
     /**
-     * Deletes a tracked object's blob unless a repository that cannot refetch it links it, as one
-     * write transaction: the row's delete comes first so the database write lock is held (across
-     * processes too) while the links are checked and the blob is removed. A link inserted after
-     * this transaction finds the blob gone (services/lfs.ts checks after linking); one inserted
-     * before it makes this answer false. A crash after the blob's delete and before the commit
-     * leaves a row without a blob, which the next pass drops.
+     * Deletes a tracked object's blob unless a repository that cannot refetch it links it
+     * (guardedBlobDelete: the check and the delete hold the database write lock).
      */
-    async evict(oid: string, deleteBlob: () => Promise<void>): Promise<boolean> {
-      const kept = Symbol("kept");
-      try {
-        return await db.transaction().execute(async (trx) => {
-          await trx.deleteFrom("mirror_objects").where("oid", "=", oid).execute();
-          const { local } = await trx.selectNoFrom(linkedLocally(oid).as("local")).executeTakeFirstOrThrow();
-          if (local) throw kept; // rolls the row's delete back
+    evict(oid: string, deleteBlob: () => Promise<void>): Promise<boolean> {
+      return guardedBlobDelete(
+        db,
+        oid,
+        async (trx) => Boolean((await trx.selectNoFrom(linkedLocally(oid).as("local")).executeTakeFirstOrThrow()).local),
+        async () => {
           await deleteBlob();
           return true;
-        });
-      } catch (error) {
-        if (error === kept) return false;
-        throw error;
-      }
+        },
+      );
     },
 
     async linkedLocally(oid: string): Promise<boolean> {
